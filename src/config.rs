@@ -1,0 +1,287 @@
+//! Validated configuration: the safe twin of the C `KinoConfig` builder.
+//! Every setter checks its value, so an `Emitter` built from a `Config`
+//! never sees a bad one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::transport::callback::CallbackSpec;
+use crate::transport::BatchSink;
+
+/// Largest queue capacity accepted (events).
+pub const MAX_QUEUE_CAPACITY: u32 = 1_048_576;
+/// Environment variable read by [`Config::from_env`].
+pub const BEACON_URL_ENV: &str = "KINO_BEACON_URL";
+
+/// How an emitter batches and delivers its events.
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) beacon_url: Option<String>,
+    pub(crate) batch_size: u32,
+    pub(crate) flush_interval: Duration,
+    pub(crate) queue_capacity: u32,
+    pub(crate) request_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) keep_url_query: bool,
+    pub(crate) sink: Option<Arc<dyn BatchSink>>,
+    pub(crate) callback: Option<CallbackSpec>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            beacon_url: None,
+            batch_size: 50,
+            flush_interval: Duration::from_millis(10_000),
+            queue_capacity: 1000,
+            request_timeout: Duration::from_millis(10_000),
+            shutdown_timeout: Duration::from_millis(2000),
+            headers: Vec::new(),
+            keep_url_query: false,
+            sink: None,
+            callback: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("beacon_url", &self.beacon_url)
+            .field("batch_size", &self.batch_size)
+            .field("flush_interval", &self.flush_interval)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("request_timeout", &self.request_timeout)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("headers", &self.headers)
+            .field("keep_url_query", &self.keep_url_query)
+            .field("sink", &self.sink.is_some())
+            .field("callback", &self.callback)
+            .finish()
+    }
+}
+
+fn nonzero(value: u32, what: &str) -> Result<u32> {
+    if value == 0 {
+        Err(Error::invalid(format!("{what} must be greater than zero")))
+    } else {
+        Ok(value)
+    }
+}
+
+fn millis(ms: u32, what: &str) -> Result<Duration> {
+    nonzero(ms, what).map(|ms| Duration::from_millis(u64::from(ms)))
+}
+
+/// Checks that `url` is an absolute http(s) URL with a host.
+pub fn validate_beacon_url(url: &str) -> Result<()> {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(Error::invalid(format!(
+            "beacon URL must start with http:// or https://: {url:?}"
+        )));
+    }
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| Error::invalid(format!("beacon URL does not parse ({e}): {url:?}")))?;
+    match uri.host() {
+        Some(h) if !h.is_empty() => Ok(()),
+        _ => Err(Error::invalid(format!("beacon URL has no host: {url:?}"))),
+    }
+}
+
+/// True when `name` is an HTTP token (RFC 9110 §5.6.2).
+fn is_http_token(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}
+
+impl Config {
+    /// The defaults, with the beacon URL taken from `KINO_BEACON_URL` when
+    /// that holds a valid URL (an invalid value is ignored).
+    pub fn from_env() -> Self {
+        let mut config = Config::default();
+        if let Ok(url) = std::env::var(BEACON_URL_ENV) {
+            if validate_beacon_url(&url).is_ok() {
+                config.beacon_url = Some(url);
+            }
+        }
+        config
+    }
+
+    /// Sets (or with `None` clears) the collector URL.
+    pub fn set_beacon_url(&mut self, url: Option<&str>) -> Result<()> {
+        match url {
+            None => self.beacon_url = None,
+            Some(url) => {
+                validate_beacon_url(url)?;
+                self.beacon_url = Some(url.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// The collector URL, if any.
+    pub fn beacon_url(&self) -> Option<&str> {
+        self.beacon_url.as_deref()
+    }
+
+    /// Events per beacon at most (default 50).
+    pub fn set_batch_size(&mut self, events: u32) -> Result<()> {
+        self.batch_size = nonzero(events, "batch size")?;
+        Ok(())
+    }
+
+    /// Longest time an event waits before its batch is sent (default 10 s).
+    pub fn set_flush_interval_ms(&mut self, ms: u32) -> Result<()> {
+        self.flush_interval = millis(ms, "flush interval")?;
+        Ok(())
+    }
+
+    /// Events the queue holds before new ones are dropped (default 1000,
+    /// at most [`MAX_QUEUE_CAPACITY`]).
+    pub fn set_queue_capacity(&mut self, events: u32) -> Result<()> {
+        let events = nonzero(events, "queue capacity")?;
+        if events > MAX_QUEUE_CAPACITY {
+            return Err(Error::invalid(format!(
+                "queue capacity {events} exceeds the maximum of {MAX_QUEUE_CAPACITY}"
+            )));
+        }
+        self.queue_capacity = events;
+        Ok(())
+    }
+
+    /// Bound on one whole HTTP request (default 10 s).
+    pub fn set_request_timeout_ms(&mut self, ms: u32) -> Result<()> {
+        self.request_timeout = millis(ms, "request timeout")?;
+        Ok(())
+    }
+
+    /// How long dropping an emitter may spend delivering (default 2 s).
+    pub fn set_shutdown_timeout_ms(&mut self, ms: u32) -> Result<()> {
+        self.shutdown_timeout = millis(ms, "shutdown timeout")?;
+        Ok(())
+    }
+
+    /// Adds a header to every beacon. `Content-Type` and `Content-Encoding`
+    /// are kino's and refused; `User-Agent` replaces kino's.
+    pub fn add_header(&mut self, name: &str, value: &str) -> Result<()> {
+        if !is_http_token(name) {
+            return Err(Error::invalid(format!(
+                "header name is not an HTTP token: {name:?}"
+            )));
+        }
+        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(Error::invalid(format!(
+                "header value for {name} contains CR, LF or NUL"
+            )));
+        }
+        if name.eq_ignore_ascii_case("content-type")
+            || name.eq_ignore_ascii_case("content-encoding")
+        {
+            return Err(Error::invalid(format!(
+                "header {name} is set by kino and cannot be configured"
+            )));
+        }
+        self.headers.push((name.to_owned(), value.to_owned()));
+        Ok(())
+    }
+
+    /// Delivers batches to `sink` instead of the beacon URL (`None` clears).
+    /// Takes precedence over a C callback.
+    pub fn set_batch_sink(&mut self, sink: Option<Arc<dyn BatchSink>>) {
+        self.sink = sink;
+    }
+
+    /// Delivers batches to a C callback instead of the beacon URL (`None`
+    /// clears). Each emitter gets its own gate on it.
+    pub fn set_batch_callback(&mut self, callback: Option<CallbackSpec>) {
+        self.callback = callback;
+    }
+
+    /// Keep the query string and fragment of `load` URLs (default false:
+    /// they are removed, as signed media URLs carry access tokens).
+    pub fn set_keep_url_query(&mut self, keep: bool) {
+        self.keep_url_query = keep;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn zero_values_are_refused() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.set_batch_size(0).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert!(c.set_flush_interval_ms(0).is_err());
+        assert!(c.set_queue_capacity(0).is_err());
+        assert!(c.set_request_timeout_ms(0).is_err());
+        assert!(c.set_shutdown_timeout_ms(0).is_err());
+        assert!(c.set_queue_capacity(MAX_QUEUE_CAPACITY + 1).is_err());
+        assert!(c.set_queue_capacity(MAX_QUEUE_CAPACITY).is_ok());
+        assert_eq!(c.batch_size, 50);
+    }
+
+    #[test]
+    fn beacon_urls_are_checked() {
+        for ok in [
+            "http://127.0.0.1:9/b",
+            "https://collector.example/v1",
+            "HTTP://x",
+        ] {
+            assert!(validate_beacon_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "ftp://x/",
+            "http://",
+            "collector.example",
+            "http:// bad host/",
+        ] {
+            assert!(validate_beacon_url(bad).is_err(), "{bad}");
+        }
+        let mut c = Config::default();
+        c.set_beacon_url(Some("http://a/")).unwrap();
+        c.set_beacon_url(None).unwrap();
+        assert_eq!(c.beacon_url(), None);
+    }
+
+    #[test]
+    fn headers_are_checked() {
+        let mut c = Config::default();
+        assert!(c.add_header("X-Api-Key", "abc").is_ok());
+        assert!(c.add_header("User-Agent", "player/1").is_ok());
+        assert!(c.add_header("Bad Name", "x").is_err());
+        assert!(c.add_header("", "x").is_err());
+        assert!(c.add_header("X-A", "a\r\nInjected: 1").is_err());
+        assert!(c.add_header("content-type", "text/plain").is_err());
+        assert!(c.add_header("Content-Encoding", "br").is_err());
+        assert_eq!(c.headers.len(), 2);
+    }
+}

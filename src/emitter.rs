@@ -1,0 +1,206 @@
+//! The caller side: validate, stamp, `try_send`. This is the path a
+//! player's playback thread runs on every `kino_emit_*` call: no lock, no
+//! system call, and no allocation for numeric events. The worker is woken
+//! only for urgent events or a queue past half full.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use crossbeam_channel::{Sender, TrySendError};
+use parking_lot::Mutex;
+
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{AnalyticsEvent, SessionId, StampedEvent};
+use crate::qoe::QoeBreakdown;
+use crate::sanitize::sanitize;
+use crate::stats::{Stats, StatsSnapshot};
+use crate::transport::callback::CallbackSink;
+use crate::transport::http::HttpSink;
+use crate::transport::BatchSink;
+use crate::worker::{Inbox, Requests, Shared, Worker};
+
+/// Extra time `Drop` waits for the worker beyond the shutdown timeout.
+pub const SHUTDOWN_MARGIN: Duration = Duration::from_millis(200);
+
+/// One player instance's analytics pipe. Thread-safe: `emit`, `flush`,
+/// `stats` and `qoe` may be called from any thread at once.
+pub struct Emitter {
+    shared: Arc<Shared>,
+    tx: Sender<StampedEvent>,
+    wake: Sender<()>,
+    sequence: AtomicU64,
+    high_water: usize,
+    keep_url_query: bool,
+    shutdown_timeout: Duration,
+    sink: Option<Arc<dyn BatchSink>>,
+    worker: Mutex<Option<(JoinHandle<()>, crossbeam_channel::Receiver<()>)>>,
+    worker_thread: ThreadId,
+}
+
+impl Emitter {
+    /// Starts an emitter and its worker thread.
+    pub fn new(config: &Config) -> Result<Emitter> {
+        let capacity = config.queue_capacity as usize;
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
+        let (done_tx, done_rx) = crossbeam_channel::bounded(0);
+        let sink: Option<Arc<dyn BatchSink>> = if let Some(sink) = &config.sink {
+            Some(Arc::clone(sink))
+        } else if let Some(spec) = config.callback {
+            Some(Arc::new(CallbackSink::new(spec)))
+        } else {
+            config.beacon_url.as_ref().map(|url| {
+                Arc::new(HttpSink::new(
+                    url.clone(),
+                    config.headers.clone(),
+                    config.request_timeout,
+                )) as Arc<dyn BatchSink>
+            })
+        };
+        let shared = Arc::new(Shared {
+            session_id: SessionId::new(),
+            stats: Stats::default(),
+            rx,
+            inbox: Mutex::new(Inbox::default()),
+            requests: Mutex::new(Requests::default()),
+            capacity,
+        });
+        let worker = Worker {
+            shared: Arc::clone(&shared),
+            wake: wake_rx,
+            sink: sink.clone(),
+            batch_size: config.batch_size as usize,
+            flush_interval: config.flush_interval,
+            request_timeout: config.request_timeout,
+            _done: done_tx,
+        };
+        let handle = std::thread::Builder::new()
+            .name("kino-worker".into())
+            .spawn(move || worker.run())
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start worker thread: {e}")))?;
+        let worker_thread = handle.thread().id();
+        Ok(Emitter {
+            shared,
+            tx,
+            wake: wake_tx,
+            sequence: AtomicU64::new(0),
+            high_water: capacity.div_ceil(2),
+            keep_url_query: config.keep_url_query,
+            shutdown_timeout: config.shutdown_timeout,
+            sink,
+            worker: Mutex::new(Some((handle, done_rx))),
+            worker_thread,
+        })
+    }
+
+    /// This emitter's session id (one per emitter).
+    pub fn session_id(&self) -> SessionId {
+        self.shared.session_id
+    }
+
+    /// Validates, stamps and queues one event; returns its sequence number.
+    ///
+    /// Refused input (`InvalidArgument`) takes no sequence number; a full
+    /// queue (`QueueFull`) does, leaving a gap the collector can see.
+    pub fn emit(&self, event: AnalyticsEvent) -> Result<u64> {
+        let event = sanitize(event, self.keep_url_query)?;
+        let urgent = event.is_urgent();
+        let sequence = self.sequence.fetch_add(1, Relaxed) + 1;
+        let stamped = StampedEvent {
+            sequence,
+            timestamp: Utc::now(),
+            event,
+        };
+        // Counted before it is visible to the worker, so a stats snapshot
+        // never sees it delivered before it was emitted.
+        self.shared.stats.emitted.fetch_add(1, Relaxed);
+        match self.tx.try_send(stamped) {
+            Ok(()) => {
+                if urgent || self.tx.len() >= self.high_water {
+                    // Full means a wake-up is already pending.
+                    let _ = self.wake.try_send(());
+                }
+                Ok(sequence)
+            }
+            Err(TrySendError::Full(_)) => {
+                self.shared.stats.emitted.fetch_sub(1, Relaxed);
+                self.shared.stats.dropped.fetch_add(1, Relaxed);
+                Err(Error::fixed(
+                    ErrorKind::QueueFull,
+                    "event queue is full: event dropped and counted",
+                ))
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.shared.stats.emitted.fetch_sub(1, Relaxed);
+                Err(Error::fixed(ErrorKind::Closed, "emitter is shut down"))
+            }
+        }
+    }
+
+    /// Waits until everything emitted before this call has been dealt with
+    /// (delivered, or counted as failed), or `timeout` passes.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        if std::thread::current().id() == self.worker_thread {
+            return Err(Error::fixed(
+                ErrorKind::InvalidArgument,
+                "flush called from the batch callback (kino's own worker thread) would deadlock",
+            ));
+        }
+        let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
+        self.shared.requests.lock().flushes.push(ack_tx);
+        let _ = self.wake.try_send(());
+        match ack_rx.recv_timeout(timeout) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("flush did not complete within {} ms", timeout.as_millis()),
+            )),
+        }
+    }
+
+    /// The delivery counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+
+    /// QoE over every event emitted before this call.
+    pub fn qoe(&self) -> QoeBreakdown {
+        self.shared.drain();
+        self.shared.inbox.lock().qoe.breakdown()
+    }
+
+    /// Asks the worker to deliver what it can by the shutdown deadline,
+    /// waits for it (bounded), and closes the sink so the host is never
+    /// called back afterwards.
+    fn shut_down(&mut self) {
+        let deadline = Instant::now() + self.shutdown_timeout;
+        self.shared.requests.lock().shutdown = Some(deadline);
+        let _ = self.wake.try_send(());
+        if let Some((handle, done)) = self.worker.lock().take() {
+            if std::thread::current().id() != self.worker_thread {
+                let wait_until = deadline + SHUTDOWN_MARGIN;
+                match done.recv_deadline(wait_until) {
+                    // The worker dropped its end: it has returned.
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) | Ok(()) => {
+                        let _ = handle.join();
+                    }
+                    // Stuck in a request: let it finish on its own state.
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => drop(handle),
+                }
+            }
+        }
+        if let Some(sink) = &self.sink {
+            sink.close();
+        }
+    }
+}
+
+impl Drop for Emitter {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}

@@ -1,0 +1,181 @@
+//! `KinoConfig`: the options builder read by `kino_emitter_new`.
+
+use super::{deref_mut, guard, guard_status, optional_text, text, KinoStatus};
+use crate::config::Config;
+use crate::transport::callback::{BatchCallbackFn, CallbackSpec};
+use std::ffi::{c_char, c_int, c_void};
+
+/// Options for an emitter. Create with `kino_config_new()`, adjust with
+/// the `kino_config_set_*` calls, pass to `kino_emitter_new()`, then free
+/// with `kino_config_free()`; emitters made from it do not depend on it.
+/// Not thread-safe: use one config from one thread at a time.
+///
+/// Methods: `kino_config_new`, `kino_config_free`,
+/// `kino_config_set_beacon_url`, `kino_config_set_batch_size`,
+/// `kino_config_set_flush_interval_ms`, `kino_config_set_queue_capacity`,
+/// `kino_config_set_request_timeout_ms`, `kino_config_set_shutdown_timeout_ms`,
+/// `kino_config_add_header`, `kino_config_set_batch_callback`,
+/// `kino_config_set_keep_url_query`.
+pub struct KinoConfig(pub(crate) Config);
+
+/// Called on kino's background thread with one batch: `json` is a
+/// NUL-terminated JSON array of records (CONTRACT §3), valid only during
+/// the call; `len` excludes the NUL. Return 0 when the batch is delivered;
+/// any other value means not delivered (counted in `KinoStats.failed`).
+/// The callback must be thread-safe with respect to your own code, must
+/// not free its own emitter, and `kino_emitter_flush` called from inside
+/// it returns `KINO_STATUS_INVALID_ARGUMENT`.
+pub type KinoBatchCallback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, json: *const c_char, len: usize) -> c_int>;
+
+/// A new configuration with the defaults: batch size 50, flush interval
+/// 10 000 ms, queue capacity 1000, request timeout 10 000 ms, shutdown
+/// timeout 2000 ms, no headers, no callback, URL queries removed. The
+/// beacon URL is taken from the environment variable `KINO_BEACON_URL`
+/// when that holds a valid http(s) URL.
+///
+/// Returns NULL only if memory could not be allocated. The caller owns
+/// the result and frees it with `kino_config_free()`.
+#[no_mangle]
+pub extern "C" fn kino_config_new() -> *mut KinoConfig {
+    guard(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(KinoConfig(Config::from_env())))
+    })
+}
+
+/// Frees a configuration. NULL is a no-op. Emitters already made from it
+/// are not affected.
+#[no_mangle]
+pub extern "C" fn kino_config_free(config: *mut KinoConfig) {
+    guard((), || {
+        if !config.is_null() {
+            // SAFETY: non-NULL configs come from kino_config_new and are
+            // freed once, by the API's contract.
+            drop(unsafe { Box::from_raw(config) });
+        }
+    })
+}
+
+/// Sets the collector URL (`http://` or `https://` with a host); NULL
+/// clears it (no URL: batches go to the callback, or are counted as
+/// failed). The string is copied.
+///
+/// Errors: `NULL_ARGUMENT` (config), `INVALID_UTF8`, `INVALID_ARGUMENT`
+/// (not an http(s) URL with a host).
+#[no_mangle]
+pub extern "C" fn kino_config_set_beacon_url(
+    config: *mut KinoConfig,
+    url: *const c_char,
+) -> KinoStatus {
+    guard_status(|| {
+        let config = deref_mut(config, "config")?;
+        let url = optional_text(url, "url")?;
+        config.0.set_beacon_url(url)
+    })
+}
+
+/// Events per beacon at most (default 50). Zero is `INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn kino_config_set_batch_size(config: *mut KinoConfig, events: u32) -> KinoStatus {
+    guard_status(|| deref_mut(config, "config")?.0.set_batch_size(events))
+}
+
+/// Longest time, in milliseconds, an event waits before it is sent
+/// (default 10 000). Zero is `INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn kino_config_set_flush_interval_ms(
+    config: *mut KinoConfig,
+    ms: u32,
+) -> KinoStatus {
+    guard_status(|| deref_mut(config, "config")?.0.set_flush_interval_ms(ms))
+}
+
+/// Events the queue holds before new ones are dropped with
+/// `KINO_STATUS_QUEUE_FULL` (default 1000, at most 1 048 576). Memory for
+/// the queue is reserved when the emitter is created. Zero or more than
+/// the maximum is `INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn kino_config_set_queue_capacity(
+    config: *mut KinoConfig,
+    events: u32,
+) -> KinoStatus {
+    guard_status(|| deref_mut(config, "config")?.0.set_queue_capacity(events))
+}
+
+/// Bound on one whole HTTP request, connect to answer, in milliseconds
+/// (default 10 000). Zero is `INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn kino_config_set_request_timeout_ms(
+    config: *mut KinoConfig,
+    ms: u32,
+) -> KinoStatus {
+    guard_status(|| deref_mut(config, "config")?.0.set_request_timeout_ms(ms))
+}
+
+/// How long `kino_emitter_free` may spend delivering what is queued, in
+/// milliseconds (default 2000); it returns within this plus 250 ms even
+/// when the collector hangs. Zero is `INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn kino_config_set_shutdown_timeout_ms(
+    config: *mut KinoConfig,
+    ms: u32,
+) -> KinoStatus {
+    guard_status(|| deref_mut(config, "config")?.0.set_shutdown_timeout_ms(ms))
+}
+
+/// Adds an HTTP header to every beacon (both strings are copied). The name
+/// must be an HTTP token and the value must hold no CR or LF
+/// (`INVALID_ARGUMENT`). `User-Agent` replaces kino's `kino/<version>`;
+/// `Content-Type` and `Content-Encoding` are kino's and refused.
+#[no_mangle]
+pub extern "C" fn kino_config_add_header(
+    config: *mut KinoConfig,
+    name: *const c_char,
+    value: *const c_char,
+) -> KinoStatus {
+    guard_status(|| {
+        let config = deref_mut(config, "config")?;
+        let name = text(name, "name")?;
+        let value = text(value, "value")?;
+        config.0.add_header(name, value)
+    })
+}
+
+/// Delivers batches to `callback` (with `user_data`) instead of the beacon
+/// URL; a NULL callback clears it. See `KinoBatchCallback` for the rules.
+/// `user_data` must stay valid until every emitter made from this config
+/// has been freed; after `kino_emitter_free` returns, kino never calls the
+/// callback or touches `user_data` again.
+#[no_mangle]
+pub extern "C" fn kino_config_set_batch_callback(
+    config: *mut KinoConfig,
+    callback: KinoBatchCallback,
+    user_data: *mut c_void,
+) -> KinoStatus {
+    guard_status(|| {
+        let config = deref_mut(config, "config")?;
+        let spec = callback.map(|cb| {
+            let cb: BatchCallbackFn = cb;
+            // SAFETY: the host promises the callback may be called on
+            // kino's thread with user_data until kino_emitter_free returns;
+            // each emitter's CallbackSink gate is shut by that free.
+            unsafe { CallbackSpec::new(cb, user_data) }
+        });
+        config.0.set_batch_callback(spec);
+        Ok(())
+    })
+}
+
+/// Keep the query string and fragment of URLs given to `kino_emit_load`
+/// (default false: they are removed, since signed media URLs carry access
+/// tokens). User-info (`user:password@`) is removed either way.
+#[no_mangle]
+pub extern "C" fn kino_config_set_keep_url_query(
+    config: *mut KinoConfig,
+    keep: bool,
+) -> KinoStatus {
+    guard_status(|| {
+        deref_mut(config, "config")?.0.set_keep_url_query(keep);
+        Ok(())
+    })
+}

@@ -1,0 +1,180 @@
+//! `KinoEmitter`: lifecycle, flush, stats, QoE and session id.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use super::config::KinoConfig;
+use super::qoe::KinoQoeBreakdown;
+use super::{deref, guard, guard_status, null, write_out, KinoStatus};
+use crate::config::Config;
+use crate::emitter::Emitter;
+use crate::error::{Error, ErrorKind};
+
+/// One player instance's analytics pipe, with its own background thread.
+/// Thread-safe: every `kino_emit_*`, `kino_emitter_flush`,
+/// `kino_emitter_stats`, `kino_emitter_qoe` and `kino_emitter_session_id`
+/// may be called from any thread, concurrently. `kino_emitter_free` must be
+/// the last call on it, once no other thread is using it.
+///
+/// Methods: `kino_emitter_new`, `kino_emitter_free`, `kino_emitter_flush`,
+/// `kino_emitter_session_id`, `kino_emitter_stats`, `kino_emitter_qoe`,
+/// and the `kino_emit_*` events.
+pub struct KinoEmitter(pub(crate) Emitter);
+
+/// Delivery counters of one emitter (events unless said otherwise).
+/// Always `emitted == delivered + failed + queued`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KinoStats {
+    /// Records accepted into the queue (calls that returned OK, plus
+    /// records kino makes itself).
+    pub emitted: u64,
+    /// Calls that returned `KINO_STATUS_QUEUE_FULL`.
+    pub dropped: u64,
+    /// Accepted events the collector (2xx) or the callback (0) took.
+    pub delivered: u64,
+    /// Accepted events given up on (refused, or no destination configured).
+    pub failed: u64,
+    /// Accepted events not yet delivered or failed.
+    pub queued: u64,
+    /// Batches delivered.
+    pub batches: u64,
+    /// Delivery attempts after the first, per attempt.
+    pub retries: u64,
+}
+
+/// Creates an emitter from `config` (NULL means the defaults, including
+/// `KINO_BEACON_URL`) and starts its background thread. On success writes
+/// the new emitter to `*out`; the caller owns it and frees it with
+/// `kino_emitter_free()`. The config is only read: it stays the caller's.
+///
+/// Errors: `NULL_ARGUMENT` (out), `IO` (the thread could not be started).
+#[no_mangle]
+pub extern "C" fn kino_emitter_new(
+    config: *const KinoConfig,
+    out: *mut *mut KinoEmitter,
+) -> KinoStatus {
+    guard_status(|| {
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        let emitter = if config.is_null() {
+            Emitter::new(&Config::from_env())?
+        } else {
+            Emitter::new(&deref(config, "config")?.0)?
+        };
+        write_out(out, Box::into_raw(Box::new(KinoEmitter(emitter))));
+        Ok(())
+    })
+}
+
+/// Waits until every event emitted before this call has been dealt with —
+/// delivered, or counted as failed or dropped — or `timeout_ms` passes.
+///
+/// Errors: `NULL_ARGUMENT`, `TIMEOUT`, `INVALID_ARGUMENT` (called from the
+/// batch callback, where waiting would deadlock).
+#[no_mangle]
+pub extern "C" fn kino_emitter_flush(emitter: *mut KinoEmitter, timeout_ms: u32) -> KinoStatus {
+    guard_status(|| {
+        let emitter = deref(emitter, "emitter")?;
+        emitter
+            .0
+            .flush(Duration::from_millis(u64::from(timeout_ms)))
+    })
+}
+
+/// Delivers what is queued within the shutdown timeout, stops the
+/// background thread and frees the emitter. Returns within the shutdown
+/// timeout plus 250 ms even if the collector never answers; afterwards
+/// kino never calls the batch callback or touches its `user_data` again.
+/// NULL is a no-op. Must not be called from the batch callback.
+#[no_mangle]
+pub extern "C" fn kino_emitter_free(emitter: *mut KinoEmitter) {
+    guard((), || {
+        if !emitter.is_null() {
+            // SAFETY: non-NULL emitters come from kino_emitter_new and are
+            // freed once, with no other thread using them (API contract).
+            drop(unsafe { Box::from_raw(emitter) });
+        }
+    })
+}
+
+/// Writes the session id (a UUID, 36 characters plus NUL) into `buf`.
+///
+/// Errors: `NULL_ARGUMENT`, `BUFFER_TOO_SMALL` (`len` < 37; nothing
+/// written).
+#[no_mangle]
+pub extern "C" fn kino_emitter_session_id(
+    emitter: *const KinoEmitter,
+    buf: *mut c_char,
+    len: usize,
+) -> KinoStatus {
+    guard_status(|| {
+        let emitter = deref(emitter, "emitter")?;
+        if buf.is_null() {
+            return Err(null("buf"));
+        }
+        let id = emitter.0.session_id().to_string();
+        if len < id.len() + 1 {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!("session id needs {} bytes, buffer has {len}", id.len() + 1),
+            ));
+        }
+        // SAFETY: buf is non-NULL and the caller says it holds `len` bytes,
+        // which we checked is enough for the id and its NUL.
+        unsafe {
+            std::ptr::copy_nonoverlapping(id.as_ptr(), buf.cast::<u8>(), id.len());
+            buf.add(id.len()).write(0);
+        }
+        Ok(())
+    })
+}
+
+/// Copies the delivery counters into `*out`.
+///
+/// Errors: `NULL_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn kino_emitter_stats(
+    emitter: *const KinoEmitter,
+    out: *mut KinoStats,
+) -> KinoStatus {
+    guard_status(|| {
+        let emitter = deref(emitter, "emitter")?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        let s = emitter.0.stats();
+        write_out(
+            out,
+            KinoStats {
+                emitted: s.emitted,
+                dropped: s.dropped,
+                delivered: s.delivered,
+                failed: s.failed,
+                queued: s.queued,
+                batches: s.batches,
+                retries: s.retries,
+            },
+        );
+        Ok(())
+    })
+}
+
+/// QoE figures derived from every event emitted before this call.
+///
+/// Errors: `NULL_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn kino_emitter_qoe(
+    emitter: *const KinoEmitter,
+    out: *mut KinoQoeBreakdown,
+) -> KinoStatus {
+    guard_status(|| {
+        let emitter = deref(emitter, "emitter")?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        write_out(out, KinoQoeBreakdown::from_seed(&emitter.0.qoe()));
+        Ok(())
+    })
+}

@@ -1,0 +1,289 @@
+//! Input checks and clean-up applied to every event before it is queued:
+//! numbers must be real and non-negative, text is cut to its limit on a
+//! UTF-8 boundary, and `load` URLs lose credentials and (by default) their
+//! query string and fragment.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::AnalyticsEvent;
+
+/// Longest `load` URL kept, bytes.
+pub const MAX_URL_BYTES: usize = 8 * 1024;
+/// Longest error code kept, bytes.
+pub const MAX_ERROR_CODE_BYTES: usize = 256;
+/// Longest error message kept, bytes.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 4 * 1024;
+/// Longest custom event name kept, bytes.
+pub const MAX_CUSTOM_NAME_BYTES: usize = 256;
+/// Longest custom JSON text accepted, bytes.
+pub const MAX_CUSTOM_JSON_BYTES: usize = 65_536;
+
+/// The longest prefix of `s` that is at most `max` bytes and ends on a
+/// character boundary.
+pub fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn cut_owned(mut s: String, max: usize) -> String {
+    let keep = truncate_utf8(&s, max).len();
+    s.truncate(keep);
+    s
+}
+
+/// True when `url` starts with an RFC 3986 scheme followed by `:`.
+fn has_scheme(url: &str) -> bool {
+    let Some(colon) = url.find(':') else {
+        return false;
+    };
+    let scheme = &url[..colon];
+    let mut bytes = scheme.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// Removes user-info always, and the query string and fragment unless
+/// `keep_query`. A URL without a scheme is only cut at its first `?`/`#`.
+pub fn redact_url(url: &str, keep_query: bool) -> String {
+    let cut = if keep_query {
+        url
+    } else {
+        &url[..url.find(['?', '#']).unwrap_or(url.len())]
+    };
+    if !has_scheme(cut) {
+        return cut.to_owned();
+    }
+    let colon = cut.find(':').unwrap_or(0);
+    let after_scheme = &cut[colon + 1..];
+    let Some(rest) = after_scheme.strip_prefix("//") else {
+        return cut.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => format!(
+            "{}//{}{}",
+            &cut[..=colon],
+            &authority[at + 1..],
+            &rest[authority_end..]
+        ),
+        None => cut.to_owned(),
+    }
+}
+
+fn real(value: f64, what: &'static str) -> Result<()> {
+    if !value.is_finite() {
+        return Err(Error::fixed(
+            ErrorKind::InvalidArgument,
+            match what {
+                "position" => "position must be a finite number",
+                "from" => "seek 'from' must be a finite number",
+                "to" => "seek 'to' must be a finite number",
+                "buffer_level" => "buffer_level must be a finite number",
+                "duration" => "duration must be a finite number",
+                _ => "watch_time must be a finite number",
+            },
+        ));
+    }
+    if value < 0.0 {
+        return Err(Error::fixed(
+            ErrorKind::InvalidArgument,
+            match what {
+                "position" => "position must not be negative",
+                "from" => "seek 'from' must not be negative",
+                "to" => "seek 'to' must not be negative",
+                "buffer_level" => "buffer_level must not be negative",
+                "duration" => "duration must not be negative",
+                _ => "watch_time must not be negative",
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Parses custom-event JSON text (at most [`MAX_CUSTOM_JSON_BYTES`]).
+pub fn parse_custom_json(text: &str) -> Result<serde_json::Value> {
+    if text.len() > MAX_CUSTOM_JSON_BYTES {
+        return Err(Error::invalid(format!(
+            "custom JSON is {} bytes, more than the {MAX_CUSTOM_JSON_BYTES} allowed",
+            text.len()
+        )));
+    }
+    serde_json::from_str(text).map_err(|e| Error::invalid(format!("custom JSON is invalid: {e}")))
+}
+
+/// Checks an event and brings its text within limits. Numeric events are
+/// checked in place and never allocate.
+pub fn sanitize(event: AnalyticsEvent, keep_url_query: bool) -> Result<AnalyticsEvent> {
+    use AnalyticsEvent::*;
+    Ok(match event {
+        Load { url, is_live } => {
+            let url = cut_owned(redact_url(&url, keep_url_query), MAX_URL_BYTES);
+            Load { url, is_live }
+        }
+        Play { position } | Pause { position } => {
+            real(position, "position")?;
+            event
+        }
+        Seek { from, to } => {
+            real(from, "from")?;
+            real(to, "to")?;
+            event
+        }
+        Rebuffer {
+            position,
+            buffer_level,
+        } => {
+            real(position, "position")?;
+            real(buffer_level, "buffer_level")?;
+            event
+        }
+        RebufferEnd { position, duration } => {
+            real(position, "position")?;
+            real(duration, "duration")?;
+            event
+        }
+        QualityChange { .. } => event,
+        StateChange { position, .. } => {
+            real(position, "position")?;
+            event
+        }
+        End {
+            position,
+            watch_time,
+        } => {
+            real(position, "position")?;
+            real(watch_time, "watch_time")?;
+            event
+        }
+        Error {
+            code,
+            message,
+            fatal,
+            position,
+        } => {
+            real(position, "position")?;
+            Error {
+                code: cut_owned(code, MAX_ERROR_CODE_BYTES),
+                message: cut_owned(message, MAX_ERROR_MESSAGE_BYTES),
+                fatal,
+                position,
+            }
+        }
+        Heartbeat {
+            position,
+            buffer_level,
+            ..
+        } => {
+            real(position, "position")?;
+            real(buffer_level, "buffer_level")?;
+            event
+        }
+        Custom { name, data } => {
+            if name.is_empty() {
+                return Err(crate::error::Error::fixed(
+                    ErrorKind::InvalidArgument,
+                    "custom event name must not be empty",
+                ));
+            }
+            Custom {
+                name: cut_owned(name, MAX_CUSTOM_NAME_BYTES),
+                data,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncate_utf8("héllo", 2), "h");
+        assert_eq!(truncate_utf8("héllo", 3), "hé");
+        assert_eq!(truncate_utf8("abc", 10), "abc");
+        assert_eq!(truncate_utf8("€€", 5), "€");
+    }
+
+    #[test]
+    fn urls_lose_credentials_and_tokens() {
+        assert_eq!(
+            redact_url("https://user:pw@cdn.example/a/b.m3u8?token=x#t=3", false),
+            "https://cdn.example/a/b.m3u8"
+        );
+        assert_eq!(
+            redact_url("https://user:pw@cdn.example/a?token=x#f", true),
+            "https://cdn.example/a?token=x#f"
+        );
+        assert_eq!(
+            redact_url("https://u@h?x=@y", false),
+            "https://h",
+            "'?' ends the authority"
+        );
+        assert_eq!(redact_url("not a url?token=1", false), "not a url");
+        assert_eq!(redact_url("/media/a.mp4#frag", false), "/media/a.mp4");
+        assert_eq!(redact_url("file:///m/a.mp4?x", false), "file:///m/a.mp4");
+        assert_eq!(redact_url("https://cdn/a@b/c", false), "https://cdn/a@b/c");
+    }
+
+    #[test]
+    fn redaction_happens_before_truncation() {
+        let long = format!("https://u:p@h/{}?t=1", "a".repeat(100_000));
+        let AnalyticsEvent::Load { url, .. } = sanitize(
+            AnalyticsEvent::Load {
+                url: long,
+                is_live: false,
+            },
+            false,
+        )
+        .unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(url.len(), MAX_URL_BYTES);
+        assert!(url.starts_with("https://h/aaa"));
+    }
+
+    #[test]
+    fn bad_numbers_are_refused() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.5] {
+            let e = sanitize(AnalyticsEvent::Play { position: bad }, false).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidArgument);
+            assert!(e.message.contains("position"));
+            assert!(sanitize(AnalyticsEvent::Seek { from: 0.0, to: bad }, false).is_err());
+            assert!(sanitize(
+                AnalyticsEvent::Heartbeat {
+                    position: 0.0,
+                    buffer_level: bad,
+                    bitrate: 0,
+                    dropped_frames: 0,
+                    decoded_frames: 0
+                },
+                false
+            )
+            .is_err());
+        }
+        assert!(sanitize(AnalyticsEvent::Play { position: 0.0 }, false).is_ok());
+    }
+
+    #[test]
+    fn custom_json_limits() {
+        assert!(parse_custom_json("{\"a\":1}").is_ok());
+        assert!(parse_custom_json("{").is_err());
+        let big = format!("\"{}\"", "x".repeat(MAX_CUSTOM_JSON_BYTES));
+        assert!(parse_custom_json(&big).is_err());
+        let empty = sanitize(
+            AnalyticsEvent::Custom {
+                name: String::new(),
+                data: serde_json::Value::Null,
+            },
+            false,
+        );
+        assert!(empty.is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! Delivery counters shared by the caller side and the worker.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Live counters (events unless said otherwise). Plain relaxed atomics:
+/// each is exact, and a snapshot is consistent enough for
+/// `emitted == delivered + failed + queued` to hold in it.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub(crate) emitted: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) batches: AtomicU64,
+    pub(crate) retries: AtomicU64,
+}
+
+/// A point-in-time copy of an emitter's counters (CONTRACT.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatsSnapshot {
+    /// Records accepted into the queue.
+    pub emitted: u64,
+    /// Calls refused with a full queue.
+    pub dropped: u64,
+    /// Accepted events the collector or callback took.
+    pub delivered: u64,
+    /// Accepted events given up on.
+    pub failed: u64,
+    /// Accepted events not yet delivered or failed.
+    pub queued: u64,
+    /// Batches delivered.
+    pub batches: u64,
+    /// Delivery attempts after the first.
+    pub retries: u64,
+}
+
+impl Stats {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    /// Reads the counters. `delivered` and `failed` are read before
+    /// `emitted`; since an event is counted in `emitted` before it can be
+    /// delivered or failed, `queued` never goes negative.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let delivered = self.delivered.load(Relaxed);
+        let failed = self.failed.load(Relaxed);
+        let batches = self.batches.load(Relaxed);
+        let retries = self.retries.load(Relaxed);
+        let dropped = self.dropped.load(Relaxed);
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        let emitted = self.emitted.load(Relaxed);
+        let queued = emitted.saturating_sub(delivered + failed);
+        StatsSnapshot {
+            emitted: delivered + failed + queued,
+            dropped,
+            delivered,
+            failed,
+            queued,
+            batches,
+            retries,
+        }
+    }
+}

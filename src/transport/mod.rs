@@ -1,0 +1,68 @@
+//! Where batches go: one small trait, [`BatchSink`], implemented by the HTTP
+//! transport ([`http::HttpSink`], ureq) and by the C batch callback
+//! ([`callback::CallbackSink`]). The worker calls it; nothing else does.
+
+pub mod callback;
+pub mod http;
+
+use std::time::{Duration, Instant};
+
+/// One beacon body: JSON bytes followed by a NUL, so a C callback can take
+/// it as a string without another copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    bytes_with_nul: Vec<u8>,
+}
+
+impl Body {
+    /// Wraps serialized JSON (which contains no NUL byte).
+    pub fn new(mut json: Vec<u8>) -> Self {
+        json.push(0);
+        Body {
+            bytes_with_nul: json,
+        }
+    }
+
+    /// The JSON text, without the NUL.
+    pub fn json(&self) -> &[u8] {
+        &self.bytes_with_nul[..self.bytes_with_nul.len() - 1]
+    }
+
+    /// The JSON text followed by its NUL terminator.
+    pub fn with_nul(&self) -> &[u8] {
+        &self.bytes_with_nul
+    }
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The collector (2xx) or callback (0) took the batch.
+    Delivered,
+    /// Not delivered.
+    Failed(Failure),
+}
+
+/// Why a delivery attempt failed, and whether trying again could help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// A transient fault (network, timeout, 408, 429, 5xx, callback refusal).
+    pub retryable: bool,
+    /// The HTTP status, when there was an HTTP answer.
+    pub status: Option<u16>,
+    /// What the server asked for in `Retry-After`, if anything.
+    pub retry_after: Option<Duration>,
+    /// A short description for diagnostics.
+    pub reason: String,
+}
+
+/// A destination for batches. Called only from the emitter's worker thread.
+pub trait BatchSink: Send + Sync {
+    /// Delivers one body, giving up by `deadline`.
+    fn deliver(&self, body: &Body, deadline: Instant) -> Outcome;
+
+    /// Called once when the emitter is freed, after the worker has stopped
+    /// or been given up on. After it returns the sink must not reach the
+    /// host again (the callback sink closes its gate here).
+    fn close(&self) {}
+}

@@ -1,0 +1,82 @@
+//! Compiles C programs against `include/kino.h` and the freshly built
+//! `libkino.so`, strictly (`-Wall -Wextra -Wpedantic -Werror`).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The cargo profile directory holding `libkino.so` (`target/debug`).
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test-binary>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("profile dir")
+        .to_path_buf()
+}
+
+/// Where compiled C programs go.
+pub fn out_dir() -> PathBuf {
+    let dir = lib_dir().join("c-tests");
+    std::fs::create_dir_all(&dir).expect("create c-tests dir");
+    dir
+}
+
+/// Compiles `sources` (paths relative to the repo root) into an executable
+/// named `name`, linked to the shared library, and returns its path.
+/// `extra` adds flags (for example `-fsanitize=address`).
+pub fn compile(name: &str, sources: &[&str], extra: &[&str]) -> PathBuf {
+    let out = out_dir().join(name);
+    let lib = lib_dir();
+    assert!(
+        lib.join("libkino.so").exists(),
+        "libkino.so not found in {}",
+        lib.display()
+    );
+    let mut cmd = Command::new("cc");
+    cmd.args([
+        "-std=c99",
+        "-Wall",
+        "-Wextra",
+        "-Wpedantic",
+        "-Werror",
+        "-g",
+        "-D_POSIX_C_SOURCE=200809L",
+    ])
+    .arg("-I")
+    .arg(root().join("include"));
+    for s in sources {
+        cmd.arg(root().join(s));
+    }
+    cmd.args(extra)
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("-L{}", lib.display()))
+        .arg("-lkino")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lpthread")
+        .arg("-lm");
+    let output = cmd.output().expect("run cc");
+    assert!(
+        output.status.success(),
+        "compiling {name} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// Runs a compiled program with `env`, returning its output.
+pub fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(program);
+    cmd.args(args).env_remove("KINO_BEACON_URL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run C program")
+}

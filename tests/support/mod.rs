@@ -1,0 +1,5 @@
+//! Shared test support: a real HTTP collector and the C build helpers.
+#![allow(dead_code)]
+
+pub mod cbuild;
+pub mod collector;
