@@ -27,7 +27,7 @@ demo: examples
 	scripts/demo.sh
 
 test: examples
-	$(CARGO) test --all-targets
+	$(CARGO) test
 	scripts/valgrind-example.sh
 
 header:

@@ -24,6 +24,7 @@ pub mod qoe;
 pub mod sanitize;
 pub mod stats;
 pub mod transport;
+pub mod view;
 pub mod worker;
 
 pub use config::Config;

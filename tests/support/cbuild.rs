@@ -39,6 +39,12 @@ pub fn compile(name: &str, sources: &[&str], extra: &[&str]) -> PathBuf {
         "libkino.so not found in {}",
         lib.display()
     );
+    // Programs record the SONAME (libkino.so.0); give it a name here.
+    match std::os::unix::fs::symlink("libkino.so", lib.join("libkino.so.0")) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("cannot link libkino.so.0: {e}"),
+    }
     let mut cmd = Command::new("cc");
     cmd.args([
         "-std=c99",
