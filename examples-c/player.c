@@ -141,10 +141,15 @@ int main(int argc, char **argv) {
     printf("  %-24s %llu bit/s\n", "average_bitrate", (unsigned long long)qoe.average_bitrate);
     printf("  %-24s %u\n", "seek_count", qoe.seek_count);
     print_figure("average_seek_latency", qoe.average_seek_latency, " s");
+    print_figure("playing_time", qoe.playing_time, " s");
     print_figure("watch_time", qoe.watch_time, " s");
+    print_figure("view_time", qoe.view_time, " s");
+    printf("  %-24s %u up, %u down\n", "shifts", qoe.upshifts, qoe.downshifts);
+    printf("  %-24s %u\n", "error_count", qoe.error_count);
     print_figure("rebuffer_ratio", qoe.rebuffer_ratio, "");
     print_figure("startup_score", qoe.startup_score, "");
     print_figure("smoothness_score", qoe.smoothness_score, "");
+    print_figure("playback_success_score", qoe.playback_success_score, "");
 
     kino_emitter_free(emitter);
 

@@ -50,13 +50,6 @@
 // Longest custom JSON text accepted, bytes.
 #define KINO_MAX_CUSTOM_JSON_BYTES 65536
 
-// Most entries kept in each P.1203 list (video segments, stalls) per view.
-#define MAX_P1203_ENTRIES 10000
-
-// Audio bitrate (kbps, AAC-LC) written in the P.1203 `I11` segments:
-// kino knows nothing about audio, so a fixed, transparent default is used.
-#define P1203_DEFAULT_AUDIO_KBPS 128.0
-
 // Result of every fallible kino call. Values are stable and never reused.
 enum KinoStatus
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -415,10 +408,30 @@ KinoStatus kino_emitter_session_id(const struct KinoEmitter *emitter, char *buf,
 // Errors: `NULL_ARGUMENT`.
 KinoStatus kino_emitter_stats(const struct KinoEmitter *emitter, struct KinoStats *out);
 
-// QoE figures derived from every event emitted before this call.
+// QoE figures of the open view (from its `load` until now), else of the
+// last closed view, else all zeros, derived from every event emitted
+// before this call. A figure that does not apply (for example the startup
+// time of a view that never started) is NaN. The same figures travel to
+// the collector in a `qoe` record when each view closes.
 //
 // Errors: `NULL_ARGUMENT`.
 KinoStatus kino_emitter_qoe(const struct KinoEmitter *emitter, struct KinoQoeBreakdown *out);
+
+// Writes the open view (else the last closed one) as the input JSON of
+// the ITU-T P.1203 model into `buf`, NUL-terminated: `I13` video segments
+// from the playing intervals at each bitrate and resolution (codec
+// `h264`, frame rate `fps`), `I23` stalls as `[position, duration]` with
+// the initial buffering as a stall at 0, a default `I11` audio track and
+// `IGen`. See docs/EVENTS.md for the details.
+//
+// `*needed` (if `needed` is not NULL) receives the size the text needs,
+// NUL included, on success and on `BUFFER_TOO_SMALL` — so a call with
+// `buf = NULL, len = 0` asks for the size.
+//
+// Errors: `NULL_ARGUMENT` (emitter; or buf with `len` > 0),
+// `INVALID_ARGUMENT` (`fps` not finite and positive, or no view has been
+// loaded yet), `BUFFER_TOO_SMALL` (nothing written to `buf`).
+KinoStatus kino_emitter_export_p1203(const struct KinoEmitter *emitter, double fps, char *buf, size_t len, size_t *needed);
 
 // The message of this thread's last failed kino call, or "" if none has
 // failed on this thread. Never NULL.

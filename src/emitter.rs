@@ -3,7 +3,8 @@
 //! system call, and no allocation for numeric events. The worker is woken
 //! only for urgent events or a queue past half full.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
@@ -15,12 +16,12 @@ use parking_lot::Mutex;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{AnalyticsEvent, SessionId, StampedEvent};
-use crate::qoe::QoeBreakdown;
 use crate::sanitize::sanitize;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::transport::callback::CallbackSink;
 use crate::transport::http::HttpSink;
 use crate::transport::BatchSink;
+use crate::view::ViewFigures;
 use crate::worker::{Inbox, Requests, Shared, Worker};
 
 /// Extra time `Drop` waits for the worker beyond the shutdown timeout.
@@ -32,7 +33,9 @@ pub struct Emitter {
     shared: Arc<Shared>,
     tx: Sender<StampedEvent>,
     wake: Sender<()>,
-    sequence: AtomicU64,
+    /// Whether a view is open, as the callers see it: lets a closing call
+    /// reserve the sequence number of the view's `qoe` record.
+    view_open: AtomicBool,
     high_water: usize,
     keep_url_query: bool,
     shutdown_timeout: Duration,
@@ -63,6 +66,7 @@ impl Emitter {
         };
         let shared = Arc::new(Shared {
             session_id: SessionId::new(),
+            sequence: AtomicU64::new(0),
             stats: Stats::default(),
             rx,
             inbox: Mutex::new(Inbox::default()),
@@ -87,7 +91,7 @@ impl Emitter {
             shared,
             tx,
             wake: wake_tx,
-            sequence: AtomicU64::new(0),
+            view_open: AtomicBool::new(false),
             high_water: capacity.div_ceil(2),
             keep_url_query: config.keep_url_query,
             shutdown_timeout: config.shutdown_timeout,
@@ -109,11 +113,22 @@ impl Emitter {
     pub fn emit(&self, event: AnalyticsEvent) -> Result<u64> {
         let event = sanitize(event, self.keep_url_query)?;
         let urgent = event.is_urgent();
-        let sequence = self.sequence.fetch_add(1, Relaxed) + 1;
+        // A call that closes a view reserves the next number for the
+        // view's `qoe` record, so the record follows it directly.
+        let closes_view = match &event {
+            AnalyticsEvent::Load { .. } => self.view_open.swap(true, Relaxed),
+            AnalyticsEvent::End { .. } | AnalyticsEvent::Error { fatal: true, .. } => {
+                self.view_open.swap(false, Relaxed)
+            }
+            _ => false,
+        };
+        let numbers = if closes_view { 2 } else { 1 };
+        let sequence = self.shared.sequence.fetch_add(numbers, Relaxed) + 1;
         let stamped = StampedEvent {
             sequence,
             timestamp: Utc::now(),
             event,
+            reserved_qoe_sequence: if closes_view { sequence + 1 } else { 0 },
         };
         // Counted before it is visible to the worker, so a stats snapshot
         // never sees it delivered before it was emitted.
@@ -167,10 +182,19 @@ impl Emitter {
         self.shared.stats.snapshot()
     }
 
-    /// QoE over every event emitted before this call.
-    pub fn qoe(&self) -> QoeBreakdown {
+    /// QoE of the open view, else of the last closed one, else `None`,
+    /// over every event emitted before this call.
+    pub fn qoe(&self) -> Option<ViewFigures> {
         self.shared.drain();
-        self.shared.inbox.lock().qoe.breakdown()
+        self.shared.inbox.lock().views.current(Utc::now())
+    }
+
+    /// The open view (else the last closed one) as ITU-T P.1203 input
+    /// JSON; `None` before the first `load`. See
+    /// [`crate::view::ViewTracker::p1203_json`].
+    pub fn p1203_json(&self, fps: f64) -> Option<String> {
+        self.shared.drain();
+        self.shared.inbox.lock().views.p1203_json(fps, Utc::now())
     }
 
     /// Asks the worker to deliver what it can by the shutdown deadline,

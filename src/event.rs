@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::view::ViewFigures;
+
 /// One emitter's session identifier: a random UUID, serialized as a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -127,6 +129,9 @@ pub enum AnalyticsEvent {
         name: String,
         data: serde_json::Value,
     },
+    /// A view's QoE figures, made by kino when the view closes (never
+    /// emitted by the host). Boxed so the queue's slots stay small.
+    Qoe(Box<ViewFigures>),
 }
 
 impl AnalyticsEvent {
@@ -154,6 +159,7 @@ impl AnalyticsEvent {
             AnalyticsEvent::Error { .. } => "error",
             AnalyticsEvent::Heartbeat { .. } => "heartbeat",
             AnalyticsEvent::Custom { .. } => "custom",
+            AnalyticsEvent::Qoe(_) => "qoe",
         }
     }
 }
@@ -169,6 +175,10 @@ pub struct StampedEvent {
     pub timestamp: DateTime<Utc>,
     /// The event itself.
     pub event: AnalyticsEvent,
+    /// The sequence number the caller reserved for the `qoe` record of the
+    /// view this event closes (`sequence + 1`), so that record follows it
+    /// directly; 0 when none was reserved.
+    pub reserved_qoe_sequence: u64,
 }
 
 /// The record a collector receives: metadata plus the event's fields,
@@ -183,6 +193,10 @@ pub struct AnalyticsEventRecord {
     pub timestamp: DateTime<Utc>,
     /// 1, 2, 3… per emitter; a gap means events were dropped.
     pub sequence: u64,
+    /// The view this record belongs to (from a `load` to the view's close);
+    /// absent outside a view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_id: Option<Uuid>,
     /// The event, flattened.
     #[serde(flatten)]
     pub event: AnalyticsEvent,
@@ -190,12 +204,13 @@ pub struct AnalyticsEventRecord {
 
 impl AnalyticsEventRecord {
     /// Gives a stamped event its record identity.
-    pub fn new(session_id: SessionId, stamped: StampedEvent) -> Self {
+    pub fn new(session_id: SessionId, stamped: StampedEvent, view_id: Option<Uuid>) -> Self {
         AnalyticsEventRecord {
             id: Uuid::new_v4(),
             session_id,
             timestamp: stamped.timestamp,
             sequence: stamped.sequence,
+            view_id,
             event: stamped.event,
         }
     }
@@ -362,7 +377,9 @@ mod tests {
                 sequence: 7,
                 timestamp: ts,
                 event: AnalyticsEvent::Play { position: 1.0 },
+                reserved_qoe_sequence: 0,
             },
+            None,
         );
         let v = serde_json::to_value(&record).unwrap();
         let obj = v.as_object().unwrap();
@@ -401,7 +418,9 @@ mod tests {
                         sequence: n,
                         timestamp: Utc::now(),
                         event: AnalyticsEvent::Play { position: n as f64 },
+                        reserved_qoe_sequence: 0,
                     },
+                    None,
                 )
             })
             .collect();

@@ -1,10 +1,6 @@
 //! Quality of Experience: the seed's `QoeCalculator` (the "kino score"),
-//! reproduced to the letter, and [`EventQoe`], which feeds it from an
-//! emitter's own events.
-
-use chrono::{DateTime, Utc};
-
-use crate::event::{AnalyticsEvent, StampedEvent};
+//! reproduced to the letter. The emitter's per-view figures, which use the
+//! same score formula ([`kino_score`]), live in [`crate::view`].
 
 /// The seed's six QoE figures.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -125,61 +121,6 @@ pub fn kino_score(
     score.clamp(0.0, 100.0)
 }
 
-/// Feeds a [`QoeCalculator`] from an emitter's events: startup from `load`
-/// to the first `play`, rebuffers from `rebuffer_end`, switches from
-/// `quality_change`, bitrate from heartbeats (each weighted by the time
-/// since the previous heartbeat).
-#[derive(Debug, Clone, Default)]
-pub struct EventQoe {
-    calc: QoeCalculator,
-    load_at: Option<DateTime<Utc>>,
-    started: bool,
-    last_heartbeat: Option<DateTime<Utc>>,
-}
-
-fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
-    ((to - from).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6).max(0.0)
-}
-
-impl EventQoe {
-    /// Takes one event into account.
-    pub fn observe(&mut self, stamped: &StampedEvent) {
-        let at = stamped.timestamp;
-        match &stamped.event {
-            AnalyticsEvent::Load { .. } => {
-                *self = EventQoe {
-                    load_at: Some(at),
-                    ..EventQoe::default()
-                };
-            }
-            AnalyticsEvent::Play { .. } if !self.started => {
-                self.started = true;
-                if let Some(load) = self.load_at {
-                    self.calc.record_initial_buffer(seconds_between(load, at));
-                }
-            }
-            AnalyticsEvent::RebufferEnd { duration, .. } => self.calc.record_rebuffer(*duration),
-            AnalyticsEvent::QualityChange { to_bitrate, .. } => {
-                let t = self.load_at.map_or(0.0, |l| seconds_between(l, at));
-                self.calc.record_quality_switch(t, *to_bitrate);
-            }
-            AnalyticsEvent::Heartbeat { bitrate, .. } => {
-                if let Some(prev) = self.last_heartbeat {
-                    self.calc
-                        .record_bitrate(seconds_between(prev, at), *bitrate);
-                }
-                self.last_heartbeat = Some(at);
-            }
-            _ => {}
-        }
-    }
-
-    /// The current figures.
-    pub fn breakdown(&self) -> QoeBreakdown {
-        self.calc.breakdown()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,77 +200,5 @@ mod tests {
         let b = calc.breakdown();
         assert_eq!(b.quality_switches, 2);
         assert_eq!(b.score, 96.0);
-    }
-
-    fn at(ms: i64, event: AnalyticsEvent) -> StampedEvent {
-        StampedEvent {
-            sequence: 0,
-            timestamp: DateTime::from_timestamp_millis(1_700_000_000_000 + ms).unwrap(),
-            event,
-        }
-    }
-
-    #[test]
-    fn event_qoe_derives_the_seed_figures() {
-        let mut q = EventQoe::default();
-        let events = [
-            at(
-                0,
-                AnalyticsEvent::Load {
-                    url: "u".into(),
-                    is_live: false,
-                },
-            ),
-            at(4000, AnalyticsEvent::Play { position: 0.0 }),
-            at(
-                5000,
-                AnalyticsEvent::Heartbeat {
-                    position: 1.0,
-                    buffer_level: 5.0,
-                    bitrate: 3_000_000,
-                    dropped_frames: 0,
-                    decoded_frames: 25,
-                },
-            ),
-            at(
-                15000,
-                AnalyticsEvent::Heartbeat {
-                    position: 11.0,
-                    buffer_level: 5.0,
-                    bitrate: 3_000_000,
-                    dropped_frames: 0,
-                    decoded_frames: 250,
-                },
-            ),
-            at(
-                16000,
-                AnalyticsEvent::RebufferEnd {
-                    position: 12.0,
-                    duration: 1.0,
-                },
-            ),
-            at(
-                17000,
-                AnalyticsEvent::QualityChange {
-                    from_bitrate: 3_000_000,
-                    to_bitrate: 1_000_000,
-                    from_resolution: None,
-                    to_resolution: None,
-                    reason: crate::event::QualityChangeReason::Buffer,
-                },
-            ),
-            at(18000, AnalyticsEvent::Play { position: 13.0 }),
-        ];
-        for e in &events {
-            q.observe(e);
-        }
-        let b = q.breakdown();
-        assert_eq!(b.initial_buffer_time, 4.0);
-        assert_eq!(b.rebuffer_count, 1);
-        assert_eq!(b.rebuffer_duration, 1.0);
-        assert_eq!(b.quality_switches, 1);
-        assert_eq!(b.average_bitrate, 3_000_000);
-        // 100 - (4-2)*5 - 10 - 5 - 2 + 2 = 75
-        assert_eq!(b.score, 75.0);
     }
 }

@@ -184,6 +184,12 @@ pub fn sanitize(event: AnalyticsEvent, keep_url_query: bool) -> Result<Analytics
             real(buffer_level, "buffer_level")?;
             event
         }
+        Qoe(_) => {
+            return Err(crate::error::Error::fixed(
+                ErrorKind::InvalidArgument,
+                "qoe records are made by kino itself and cannot be emitted",
+            ))
+        }
         Custom { name, data } => {
             if name.is_empty() {
                 return Err(crate::error::Error::fixed(

@@ -45,7 +45,7 @@
 //! entry (so totals stay right; the rendition or position detail is lost).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -53,17 +53,17 @@ use crate::event::{AnalyticsEvent, PlayerState, QualityChangeReason, Resolution,
 use crate::qoe::kino_score;
 
 /// Most entries kept in each P.1203 list (video segments, stalls) per view.
-pub const MAX_P1203_ENTRIES: usize = 10_000;
+pub(crate) const MAX_P1203_ENTRIES: usize = 10_000;
 
 /// Audio bitrate (kbps, AAC-LC) written in the P.1203 `I11` segments:
 /// kino knows nothing about audio, so a fixed, transparent default is used.
-pub const P1203_DEFAULT_AUDIO_KBPS: f64 = 128.0;
+pub(crate) const P1203_DEFAULT_AUDIO_KBPS: f64 = 128.0;
 
 /// The figures of one view. They become the C struct `KinoQoeBreakdown`
 /// (same names, same order) and the fields of a `qoe` record; a figure that
 /// does not apply is `None` (JSON `null`). No figure is ever NaN or
 /// infinite.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViewFigures {
     /// The seed's score, 0..100 ([`kino_score`] over the figures below; an
     /// initial buffer that does not apply counts as 0). Always computed.
@@ -408,7 +408,7 @@ impl View {
                 }
             }
             E::End { .. } => return true,
-            E::Load { .. } | E::Custom { .. } => {}
+            E::Load { .. } | E::Custom { .. } | E::Qoe(_) => {}
         }
         false
     }
@@ -687,6 +687,7 @@ mod tests {
             sequence: 0,
             timestamp: ts(ms),
             event,
+            reserved_qoe_sequence: 0,
         }
     }
 

@@ -5,30 +5,39 @@
 //! `kino_emit_*` call never pays for a wake-up.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
+use uuid::Uuid;
 
-use crate::event::{beacon_body, AnalyticsEventRecord, SessionId, StampedEvent};
-use crate::qoe::EventQoe;
+use crate::event::{beacon_body, AnalyticsEvent, AnalyticsEventRecord, SessionId, StampedEvent};
 use crate::stats::Stats;
 use crate::transport::{BatchSink, Body, Outcome};
+use crate::view::{ClosedView, ViewTracker};
 
 /// Longest the worker sleeps before looking at the queue again, so a full
 /// batch goes out promptly without producers having to wake it.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
+/// An event waiting in the inbox, with the view it belongs to.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub stamped: StampedEvent,
+    pub view_id: Option<Uuid>,
+}
+
 /// Events taken off the channel and not yet handed to the sink.
 #[derive(Debug, Default)]
 pub(crate) struct Inbox {
-    pub pending: VecDeque<StampedEvent>,
+    pub pending: VecDeque<Queued>,
     /// `pending[..urgent_until]` must be sent now (ends with an urgent event).
     pub urgent_until: usize,
-    /// QoE over every event drained so far.
-    pub qoe: EventQoe,
+    /// Views and their QoE over every event drained so far.
+    pub views: ViewTracker,
 }
 
 /// What callers ask of the worker besides events.
@@ -41,6 +50,8 @@ pub(crate) struct Requests {
 /// State shared by an emitter and its worker.
 pub(crate) struct Shared {
     pub session_id: SessionId,
+    /// The last sequence number handed out (callers and `qoe` records).
+    pub sequence: AtomicU64,
     pub stats: Stats,
     pub rx: Receiver<StampedEvent>,
     pub inbox: Mutex<Inbox>,
@@ -57,19 +68,56 @@ impl Shared {
         let mut inbox = self.inbox.lock();
         let room = self.capacity.saturating_sub(inbox.pending.len());
         for stamped in self.rx.try_iter().take(room) {
-            inbox.qoe.observe(&stamped);
+            let observed = inbox.views.observe(&stamped);
             let urgent = stamped.event.is_urgent();
-            inbox.pending.push_back(stamped);
+            let at = stamped.timestamp;
+            let reserved = stamped.reserved_qoe_sequence;
+            inbox.pending.push_back(Queued {
+                stamped,
+                view_id: observed.view_id,
+            });
+            if let Some(closed) = observed.closed {
+                self.push_qoe(&mut inbox, closed, at, reserved);
+            }
             if urgent {
                 inbox.urgent_until = inbox.pending.len();
             }
         }
     }
 
+    /// Closes the open view, if any, at `at` (the emitter is going away).
+    pub fn close_view(&self, at: DateTime<Utc>) {
+        let mut inbox = self.inbox.lock();
+        if let Some(closed) = inbox.views.close(at) {
+            self.push_qoe(&mut inbox, closed, at, 0);
+        }
+    }
+
+    /// Queues the `qoe` record of a closed view: it takes the number the
+    /// closing call reserved (else the next one) and counts as emitted,
+    /// like an accepted call.
+    fn push_qoe(&self, inbox: &mut Inbox, closed: ClosedView, at: DateTime<Utc>, reserved: u64) {
+        let sequence = if reserved != 0 {
+            reserved
+        } else {
+            self.sequence.fetch_add(1, Relaxed) + 1
+        };
+        self.stats.emitted.fetch_add(1, Relaxed);
+        inbox.pending.push_back(Queued {
+            stamped: StampedEvent {
+                sequence,
+                timestamp: at,
+                event: AnalyticsEvent::Qoe(Box::new(closed.figures)),
+                reserved_qoe_sequence: 0,
+            },
+            view_id: Some(closed.view_id),
+        });
+    }
+
     /// Takes the next batch to send, if one is due. `quota` is how many
     /// more events must go out regardless of batch fullness (flush,
     /// interval, shutdown).
-    fn next_batch(&self, batch_size: usize, quota: &mut usize) -> Option<Vec<StampedEvent>> {
+    fn next_batch(&self, batch_size: usize, quota: &mut usize) -> Option<Vec<Queued>> {
         let mut inbox = self.inbox.lock();
         let len = inbox.pending.len();
         let n = if inbox.urgent_until > 0 {
@@ -121,6 +169,9 @@ impl Worker {
             // Requests are taken before draining: every event emitted before
             // a flush call is in the channel by now.
             self.shared.drain();
+            if shutdown.is_some() {
+                self.shared.close_view(Utc::now());
+            }
             let now = Instant::now();
             let interval_due = now >= next_interval;
             if interval_due {
@@ -158,7 +209,7 @@ impl Worker {
         }
     }
 
-    fn deliver(&self, batch: Vec<StampedEvent>, deadline: Instant) {
+    fn deliver(&self, batch: Vec<Queued>, deadline: Instant) {
         let stats = &self.shared.stats;
         let n = batch.len() as u64;
         let Some(sink) = &self.sink else {
@@ -167,7 +218,7 @@ impl Worker {
         };
         let mut records: Vec<AnalyticsEventRecord> = batch
             .into_iter()
-            .map(|s| AnalyticsEventRecord::new(self.shared.session_id, s))
+            .map(|q| AnalyticsEventRecord::new(self.shared.session_id, q.stamped, q.view_id))
             .collect();
         // Concurrent callers may enqueue out of sequence order; a batch is
         // always sent oldest first.

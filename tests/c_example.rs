@@ -27,7 +27,11 @@ fn example_player_delivers_its_whole_session() {
         .map(|r| r["event"].as_str().unwrap())
         .collect();
     assert_eq!(names.first(), Some(&"load"));
-    assert_eq!(names.last(), Some(&"end"));
+    assert_eq!(
+        names[names.len() - 2..],
+        ["end", "qoe"],
+        "the end closes the view; its qoe record follows"
+    );
     for kind in [
         "play",
         "pause",
@@ -39,6 +43,7 @@ fn example_player_delivers_its_whole_session() {
         "error",
         "heartbeat",
         "custom",
+        "qoe",
     ] {
         assert!(names.contains(&kind), "{kind} missing from {names:?}");
     }

@@ -179,7 +179,7 @@ proptest! {
                 AnalyticsEvent::End { .. } | AnalyticsEvent::Error { fatal: true, .. }
             );
             let is_load = matches!(event, AnalyticsEvent::Load { .. });
-            let o = t.observe(&StampedEvent { sequence: i as u64 + 1, timestamp: now, event });
+            let o = t.observe(&StampedEvent { sequence: i as u64 + 1, timestamp: now, event, reserved_qoe_sequence: 0 });
 
             // The view model: who owns this record, and what closed.
             if is_load {

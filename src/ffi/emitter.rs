@@ -161,7 +161,11 @@ pub extern "C" fn kino_emitter_stats(
     })
 }
 
-/// QoE figures derived from every event emitted before this call.
+/// QoE figures of the open view (from its `load` until now), else of the
+/// last closed view, else all zeros, derived from every event emitted
+/// before this call. A figure that does not apply (for example the startup
+/// time of a view that never started) is NaN. The same figures travel to
+/// the collector in a `qoe` record when each view closes.
 ///
 /// Errors: `NULL_ARGUMENT`.
 #[no_mangle]
@@ -174,7 +178,68 @@ pub extern "C" fn kino_emitter_qoe(
         if out.is_null() {
             return Err(null("out"));
         }
-        write_out(out, KinoQoeBreakdown::from_seed(&emitter.0.qoe()));
+        let figures = emitter.0.qoe();
+        write_out(
+            out,
+            figures
+                .as_ref()
+                .map_or_else(KinoQoeBreakdown::from_zero, KinoQoeBreakdown::from_view),
+        );
+        Ok(())
+    })
+}
+
+/// Writes the open view (else the last closed one) as the input JSON of
+/// the ITU-T P.1203 model into `buf`, NUL-terminated: `I13` video segments
+/// from the playing intervals at each bitrate and resolution (codec
+/// `h264`, frame rate `fps`), `I23` stalls as `[position, duration]` with
+/// the initial buffering as a stall at 0, a default `I11` audio track and
+/// `IGen`. See docs/EVENTS.md for the details.
+///
+/// `*needed` (if `needed` is not NULL) receives the size the text needs,
+/// NUL included, on success and on `BUFFER_TOO_SMALL` — so a call with
+/// `buf = NULL, len = 0` asks for the size.
+///
+/// Errors: `NULL_ARGUMENT` (emitter; or buf with `len` > 0),
+/// `INVALID_ARGUMENT` (`fps` not finite and positive, or no view has been
+/// loaded yet), `BUFFER_TOO_SMALL` (nothing written to `buf`).
+#[no_mangle]
+pub extern "C" fn kino_emitter_export_p1203(
+    emitter: *const KinoEmitter,
+    fps: f64,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> KinoStatus {
+    guard_status(|| {
+        let emitter = deref(emitter, "emitter")?;
+        if !(fps.is_finite() && fps > 0.0) {
+            return Err(Error::invalid(format!(
+                "fps must be a finite number above 0 (got {fps})"
+            )));
+        }
+        let json = emitter.0.p1203_json(fps).ok_or_else(|| {
+            Error::invalid("no view to export: kino_emit_load has not been called yet")
+        })?;
+        let size = json.len() + 1;
+        if !needed.is_null() {
+            write_out(needed, size);
+        }
+        if len < size {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!("the P.1203 JSON needs {size} bytes, buffer has {len}"),
+            ));
+        }
+        if buf.is_null() {
+            return Err(null("buf"));
+        }
+        // SAFETY: buf is non-NULL and holds `len` >= size bytes (caller's
+        // promise); the JSON has no NUL inside.
+        unsafe {
+            std::ptr::copy_nonoverlapping(json.as_ptr(), buf.cast::<u8>(), json.len());
+            buf.add(json.len()).write(0);
+        }
         Ok(())
     })
 }

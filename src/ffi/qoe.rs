@@ -3,6 +3,7 @@
 use super::{deref, deref_mut, guard, guard_status, null, write_out, KinoStatus};
 use crate::error::{Error, ErrorKind};
 use crate::qoe::{QoeBreakdown, QoeCalculator};
+use crate::view::ViewFigures;
 
 /// The seed's QoE calculator, fed by hand: same arithmetic, same score.
 /// Not thread-safe: use one `KinoQoe` from one thread at a time.
@@ -65,6 +66,63 @@ pub struct KinoQoeBreakdown {
 }
 
 impl KinoQoeBreakdown {
+    /// A view's figures; one that does not apply becomes NaN.
+    pub(crate) fn from_view(f: &ViewFigures) -> Self {
+        let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        KinoQoeBreakdown {
+            score: f.score,
+            initial_buffer_time: nan(f.initial_buffer_time),
+            rebuffer_count: f.rebuffer_count,
+            rebuffer_duration: f.rebuffer_duration,
+            quality_switches: f.quality_switches,
+            average_bitrate: f.average_bitrate,
+            started: f.started,
+            playback_failed: f.playback_failed,
+            exit_before_video_start: f.exit_before_video_start,
+            seek_count: f.seek_count,
+            average_seek_latency: nan(f.average_seek_latency),
+            playing_time: f.playing_time,
+            watch_time: f.watch_time,
+            view_time: f.view_time,
+            rebuffer_ratio: f.rebuffer_ratio,
+            rebuffer_frequency: f.rebuffer_frequency,
+            upshifts: f.upshifts,
+            downshifts: f.downshifts,
+            error_count: f.error_count,
+            startup_score: nan(f.startup_score),
+            smoothness_score: nan(f.smoothness_score),
+            playback_success_score: f.playback_success_score,
+        }
+    }
+
+    /// All zeros: what `kino_emitter_qoe` reports before the first `load`.
+    pub fn from_zero() -> Self {
+        KinoQoeBreakdown {
+            score: 0.0,
+            initial_buffer_time: 0.0,
+            rebuffer_count: 0,
+            rebuffer_duration: 0.0,
+            quality_switches: 0,
+            average_bitrate: 0,
+            started: false,
+            playback_failed: false,
+            exit_before_video_start: false,
+            seek_count: 0,
+            average_seek_latency: 0.0,
+            playing_time: 0.0,
+            watch_time: 0.0,
+            view_time: 0.0,
+            rebuffer_ratio: 0.0,
+            rebuffer_frequency: 0.0,
+            upshifts: 0,
+            downshifts: 0,
+            error_count: 0,
+            startup_score: 0.0,
+            smoothness_score: 0.0,
+            playback_success_score: 0.0,
+        }
+    }
+
     /// The seed's six figures; the per-view figures do not apply (NaN / 0).
     pub(crate) fn from_seed(b: &QoeBreakdown) -> Self {
         KinoQoeBreakdown {
