@@ -35,6 +35,12 @@
 // Largest queue capacity accepted (events).
 #define KINO_MAX_QUEUE_CAPACITY 1048576
 
+// Smallest body limit accepted (bytes).
+#define MIN_BODY_BYTES 1024
+
+// Smallest spool size accepted (bytes).
+#define MIN_SPOOL_BYTES (64 * 1024)
+
 // Longest `load` URL kept, bytes.
 #define KINO_MAX_URL_BYTES (8 * 1024)
 
@@ -49,6 +55,17 @@
 
 // Longest custom JSON text accepted, bytes.
 #define KINO_MAX_CUSTOM_JSON_BYTES 65536
+
+// Default bound on the bytes of batch files in the directory (10 MiB).
+#define DEFAULT_MAX_BYTES ((10 * 1024) * 1024)
+
+// Smallest byte bound [`Spool::open`] accepts; smaller values are raised.
+#define MIN_MAX_BYTES (64 * 1024)
+
+// What a batch callback returns for "not delivered now, try again later"
+// (the batch is retried with back-off, like an HTTP 503). 0 means
+// delivered; any other value means refused for good (counted as failed).
+#define RETRY_LATER 75
 
 // Result of every fallible kino call. Values are stable and never reused.
 enum KinoStatus
@@ -153,7 +170,10 @@ typedef uint32_t KinoQualityChangeReason;
 // `kino_config_set_flush_interval_ms`, `kino_config_set_queue_capacity`,
 // `kino_config_set_request_timeout_ms`, `kino_config_set_shutdown_timeout_ms`,
 // `kino_config_add_header`, `kino_config_set_batch_callback`,
-// `kino_config_set_keep_url_query`.
+// `kino_config_set_keep_url_query`, `kino_config_set_retry_backoff_ms`,
+// `kino_config_set_max_body_bytes`, `kino_config_set_gzip`,
+// `kino_config_set_spool_dir`, `kino_config_set_spool_max_bytes`,
+// `kino_config_set_spool_max_age_s`.
 typedef struct KinoConfig KinoConfig;
 
 // One player instance's analytics pipe, with its own background thread.
@@ -178,7 +198,9 @@ typedef struct KinoQoe KinoQoe;
 // Called on kino's background thread with one batch: `json` is a
 // NUL-terminated JSON array of records (CONTRACT §3), valid only during
 // the call; `len` excludes the NUL. Return 0 when the batch is delivered;
-// any other value means not delivered (counted in `KinoStats.failed`).
+// `KINO_BATCH_RETRY_LATER` to have it retried with back-off (it holds
+// back later batches meanwhile); any other value means refused for good
+// (counted in `KinoStats.failed`).
 // The callback must be thread-safe with respect to your own code, must
 // not free its own emitter, and `kino_emitter_flush` called from inside
 // it returns `KINO_STATUS_INVALID_ARGUMENT`.
@@ -210,6 +232,22 @@ typedef struct KinoStats {
   uint64_t batches;
   // Delivery attempts after the first, per attempt.
   uint64_t retries;
+  // This emitter's events on disk now (part of `queued`).
+  uint64_t spooled;
+  // Events evicted from the spool by its size or age bound; this
+  // emitter's own evicted events also count in `failed`.
+  uint64_t evicted;
+  // Events left in the spool by an earlier run (or another emitter) and
+  // delivered by this one; not part of `emitted` or `delivered`.
+  uint64_t resent;
+  // Corrupt, truncated or foreign files seen in the spool directory
+  // (files, not events); they are skipped, never sent.
+  uint64_t spool_corrupt;
+  // The last HTTP status the collector answered (0: none yet).
+  uint64_t last_http_status;
+  // When a batch was last delivered, milliseconds since the Unix epoch
+  // (0: never).
+  uint64_t last_success_unix_ms;
 } KinoStats;
 
 // QoE figures. The first six are the seed's `QoeBreakdown`; the rest are
@@ -327,6 +365,49 @@ KinoStatus kino_config_set_batch_callback(struct KinoConfig *config, KinoBatchCa
 // (default false: they are removed, since signed media URLs carry access
 // tokens). User-info (`user:password@`) is removed either way.
 KinoStatus kino_config_set_keep_url_query(struct KinoConfig *config, bool keep);
+
+// Retry waits for batches that failed transiently (network errors,
+// timeouts, HTTP 408, 429 and 5xx, `KINO_BATCH_RETRY_LATER`): the n-th
+// retry waits a random time in `[min_ms, min(max_ms, min_ms·2ⁿ)]`
+// (defaults 1 000 / 60 000). A `Retry-After` answer (seconds or HTTP
+// date, capped at 10 minutes) replaces the computed wait. Retries go on
+// until the batch is delivered; meanwhile later batches wait behind it
+// and new events queue (and drop when the queue is full, unless a spool
+// is set). Zero, or `max_ms` < `min_ms`, is `INVALID_ARGUMENT`.
+KinoStatus kino_config_set_retry_backoff_ms(struct KinoConfig *config, uint32_t min_ms, uint32_t max_ms);
+
+// Largest beacon body in bytes, before compression (default 524 288;
+// at least 1024, else `INVALID_ARGUMENT`). Batches are split to fit; a
+// single event larger than this is counted as failed. A collector that
+// answers 413 makes kino split the batch in halves and send each.
+KinoStatus kino_config_set_max_body_bytes(struct KinoConfig *config, uint32_t bytes);
+
+// Compress beacon bodies with gzip (`Content-Encoding: gzip`); default
+// off. The batch callback always receives plain JSON.
+KinoStatus kino_config_set_gzip(struct KinoConfig *config, bool on);
+
+// Keeps undelivered batches on disk in `path` (created if missing; NULL
+// turns the spool off, the default). Every batch is written there (temp
+// file, fsync, rename) before its first send and removed once delivered,
+// so a process that is killed loses at most the events not yet batched,
+// and nothing while the collector is down. The next emitter that opens
+// the same directory sends what is left, oldest first, before new events
+// (counted in its `KinoStats.resent`). Emitters and processes may share
+// a directory. `kino_emitter_new` fails with `KINO_STATUS_IO` if the
+// directory cannot be written.
+//
+// Errors: `NULL_ARGUMENT` (config), `INVALID_UTF8`, `INVALID_ARGUMENT`
+// (empty path).
+KinoStatus kino_config_set_spool_dir(struct KinoConfig *config, const char *path);
+
+// Bound on the spool's size in bytes (default 10 MiB, at least 64 KiB,
+// else `INVALID_ARGUMENT`). Past it the oldest batches are evicted and
+// their events counted in `KinoStats.evicted` (and in `failed`).
+KinoStatus kino_config_set_spool_max_bytes(struct KinoConfig *config, uint64_t bytes);
+
+// Batches on disk longer than this many seconds are evicted (default 7
+// days). Zero is `INVALID_ARGUMENT`.
+KinoStatus kino_config_set_spool_max_age_s(struct KinoConfig *config, uint32_t seconds);
 
 // Content loaded: `url` (copied; user-info always removed, query and
 // fragment removed unless `kino_config_set_keep_url_query`, then cut to

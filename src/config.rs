@@ -2,15 +2,21 @@
 //! Every setter checks its value, so an `Emitter` built from a `Config`
 //! never sees a bad one.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::retry::Backoff;
 use crate::transport::callback::CallbackSpec;
 use crate::transport::BatchSink;
 
 /// Largest queue capacity accepted (events).
 pub const MAX_QUEUE_CAPACITY: u32 = 1_048_576;
+/// Smallest body limit accepted (bytes).
+pub const MIN_BODY_BYTES: u32 = 1024;
+/// Smallest spool size accepted (bytes).
+pub const MIN_SPOOL_BYTES: u64 = 64 * 1024;
 /// Environment variable read by [`Config::from_env`].
 pub const BEACON_URL_ENV: &str = "KINO_BEACON_URL";
 
@@ -27,6 +33,12 @@ pub struct Config {
     pub(crate) keep_url_query: bool,
     pub(crate) sink: Option<Arc<dyn BatchSink>>,
     pub(crate) callback: Option<CallbackSpec>,
+    pub(crate) backoff: Backoff,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) gzip: bool,
+    pub(crate) spool_dir: Option<PathBuf>,
+    pub(crate) spool_max_bytes: u64,
+    pub(crate) spool_max_age: Duration,
 }
 
 impl Default for Config {
@@ -42,6 +54,12 @@ impl Default for Config {
             keep_url_query: false,
             sink: None,
             callback: None,
+            backoff: Backoff::default(),
+            max_body_bytes: 512 * 1024,
+            gzip: false,
+            spool_dir: None,
+            spool_max_bytes: 10 * 1024 * 1024,
+            spool_max_age: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -59,6 +77,12 @@ impl std::fmt::Debug for Config {
             .field("keep_url_query", &self.keep_url_query)
             .field("sink", &self.sink.is_some())
             .field("callback", &self.callback)
+            .field("backoff", &self.backoff)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("gzip", &self.gzip)
+            .field("spool_dir", &self.spool_dir)
+            .field("spool_max_bytes", &self.spool_max_bytes)
+            .field("spool_max_age", &self.spool_max_age)
             .finish()
     }
 }
@@ -220,6 +244,67 @@ impl Config {
         self.callback = callback;
     }
 
+    /// Retry waits: the n-th retry waits a random time in
+    /// `[min, min(max, min·2ⁿ)]` (defaults 1 000 / 60 000 ms).
+    pub fn set_retry_backoff_ms(&mut self, min_ms: u32, max_ms: u32) -> Result<()> {
+        let min = millis(min_ms, "minimum retry back-off")?;
+        let max = millis(max_ms, "maximum retry back-off")?;
+        if max < min {
+            return Err(Error::invalid(format!(
+                "maximum retry back-off ({max_ms} ms) is below the minimum ({min_ms} ms)"
+            )));
+        }
+        self.backoff = Backoff { min, max };
+        Ok(())
+    }
+
+    /// Largest beacon body before compression (default 512 KiB, at least
+    /// [`MIN_BODY_BYTES`]); batches are split to fit.
+    pub fn set_max_body_bytes(&mut self, bytes: u32) -> Result<()> {
+        if bytes < MIN_BODY_BYTES {
+            return Err(Error::invalid(format!(
+                "maximum body size must be at least {MIN_BODY_BYTES} bytes (got {bytes})"
+            )));
+        }
+        self.max_body_bytes = bytes as usize;
+        Ok(())
+    }
+
+    /// Compress beacon bodies with gzip (`Content-Encoding: gzip`).
+    pub fn set_gzip(&mut self, on: bool) {
+        self.gzip = on;
+    }
+
+    /// Keeps undelivered batches in `dir` (created if missing) until they
+    /// are delivered, across restarts; `None` turns the spool off.
+    pub fn set_spool_dir(&mut self, dir: Option<&str>) -> Result<()> {
+        match dir {
+            Some("") => return Err(Error::invalid("spool directory must not be empty")),
+            Some(d) => self.spool_dir = Some(PathBuf::from(d)),
+            None => self.spool_dir = None,
+        }
+        Ok(())
+    }
+
+    /// Bound on the spool's size on disk (default 10 MiB, at least 64 KiB);
+    /// past it the oldest batches are evicted.
+    pub fn set_spool_max_bytes(&mut self, bytes: u64) -> Result<()> {
+        if bytes < MIN_SPOOL_BYTES {
+            return Err(Error::invalid(format!(
+                "spool size must be at least {MIN_SPOOL_BYTES} bytes (got {bytes})"
+            )));
+        }
+        self.spool_max_bytes = bytes;
+        Ok(())
+    }
+
+    /// Batches older than this on disk are evicted (default 7 days).
+    pub fn set_spool_max_age_s(&mut self, seconds: u32) -> Result<()> {
+        let seconds = nonzero(seconds, "spool maximum age")?;
+        self.spool_max_age = Duration::from_secs(u64::from(seconds));
+        Ok(())
+    }
+
     /// Keep the query string and fragment of `load` URLs (default false:
     /// they are removed, as signed media URLs carry access tokens).
     pub fn set_keep_url_query(&mut self, keep: bool) {
@@ -246,6 +331,14 @@ mod tests {
         assert!(c.set_queue_capacity(MAX_QUEUE_CAPACITY + 1).is_err());
         assert!(c.set_queue_capacity(MAX_QUEUE_CAPACITY).is_ok());
         assert_eq!(c.batch_size, 50);
+        assert!(c.set_retry_backoff_ms(0, 10).is_err());
+        assert!(c.set_retry_backoff_ms(10, 5).is_err());
+        assert!(c.set_retry_backoff_ms(10, 10).is_ok());
+        assert!(c.set_max_body_bytes(MIN_BODY_BYTES - 1).is_err());
+        assert!(c.set_spool_max_bytes(MIN_SPOOL_BYTES - 1).is_err());
+        assert!(c.set_spool_max_bytes(MIN_SPOOL_BYTES).is_ok());
+        assert!(c.set_spool_max_age_s(0).is_err());
+        assert!(c.set_spool_dir(Some("")).is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{AnalyticsEvent, SessionId, StampedEvent};
 use crate::sanitize::sanitize;
+use crate::spool::Spool;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::transport::callback::CallbackSink;
 use crate::transport::http::HttpSink;
@@ -61,6 +62,7 @@ impl Emitter {
                     url.clone(),
                     config.headers.clone(),
                     config.request_timeout,
+                    config.gzip,
                 )) as Arc<dyn BatchSink>
             })
         };
@@ -73,6 +75,14 @@ impl Emitter {
             requests: Mutex::new(Requests::default()),
             capacity,
         });
+        let spool = match &config.spool_dir {
+            Some(dir) => Some(Spool::open(
+                dir,
+                config.spool_max_bytes,
+                config.spool_max_age,
+            )?),
+            None => None,
+        };
         let worker = Worker {
             shared: Arc::clone(&shared),
             wake: wake_rx,
@@ -80,6 +90,9 @@ impl Emitter {
             batch_size: config.batch_size as usize,
             flush_interval: config.flush_interval,
             request_timeout: config.request_timeout,
+            backoff: config.backoff,
+            max_body_bytes: config.max_body_bytes,
+            spool,
             _done: done_tx,
         };
         let handle = std::thread::Builder::new()

@@ -15,13 +15,16 @@
 //! [`event`] is the wire format (CONTRACT.md §3); [`config`] is the
 //! validated configuration; [`stats`] the delivery counters.
 
+pub mod batch;
 pub mod config;
 pub mod emitter;
 pub mod error;
 pub mod event;
 pub mod ffi;
 pub mod qoe;
+pub mod retry;
 pub mod sanitize;
+pub mod spool;
 pub mod stats;
 pub mod transport;
 pub mod view;

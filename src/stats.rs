@@ -13,6 +13,12 @@ pub struct Stats {
     pub(crate) failed: AtomicU64,
     pub(crate) batches: AtomicU64,
     pub(crate) retries: AtomicU64,
+    pub(crate) spooled: AtomicU64,
+    pub(crate) evicted: AtomicU64,
+    pub(crate) resent: AtomicU64,
+    pub(crate) spool_corrupt: AtomicU64,
+    pub(crate) last_http_status: AtomicU64,
+    pub(crate) last_success_unix_ms: AtomicU64,
 }
 
 /// A point-in-time copy of an emitter's counters (CONTRACT.md §4).
@@ -32,6 +38,20 @@ pub struct StatsSnapshot {
     pub batches: u64,
     /// Delivery attempts after the first.
     pub retries: u64,
+    /// This emitter's events on disk now (part of `queued`).
+    pub spooled: u64,
+    /// Events evicted from the spool (size or age bound); this emitter's
+    /// own evicted events also count in `failed`.
+    pub evicted: u64,
+    /// Events of earlier runs (or other emitters) found in the spool and
+    /// delivered by this emitter; not part of `emitted`/`delivered`.
+    pub resent: u64,
+    /// Corrupt, truncated or foreign files seen in the spool directory.
+    pub spool_corrupt: u64,
+    /// The last HTTP status the collector answered (0: none yet).
+    pub last_http_status: u64,
+    /// When a batch was last delivered, ms since the Unix epoch (0: never).
+    pub last_success_unix_ms: u64,
 }
 
 impl Stats {
@@ -59,6 +79,12 @@ impl Stats {
             queued,
             batches,
             retries,
+            spooled: self.spooled.load(Relaxed),
+            evicted: self.evicted.load(Relaxed),
+            resent: self.resent.load(Relaxed),
+            spool_corrupt: self.spool_corrupt.load(Relaxed),
+            last_http_status: self.last_http_status.load(Relaxed),
+            last_success_unix_ms: self.last_success_unix_ms.load(Relaxed),
         }
     }
 }

@@ -7,14 +7,17 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use uuid::Uuid;
 
-use crate::event::{beacon_body, AnalyticsEvent, AnalyticsEventRecord, SessionId, StampedEvent};
+use crate::batch::{pack, split_in_halves, Part};
+use crate::event::{AnalyticsEvent, AnalyticsEventRecord, SessionId, StampedEvent};
+use crate::retry::{random_unit, Backoff};
+use crate::spool::{Claimed, Spool};
 use crate::stats::Stats;
 use crate::transport::{BatchSink, Body, Outcome};
 use crate::view::{ClosedView, ViewTracker};
@@ -114,16 +117,22 @@ impl Shared {
         });
     }
 
-    /// Takes the next batch to send, if one is due. `quota` is how many
-    /// more events must go out regardless of batch fullness (flush,
-    /// interval, shutdown).
-    fn next_batch(&self, batch_size: usize, quota: &mut usize) -> Option<Vec<Queued>> {
+    /// Takes the next batch to send, if one is due: a full batch, the
+    /// events up to an urgent one, everything (`force_all`: flush or
+    /// shutdown), or up to `quota` events regardless of batch fullness
+    /// (the interval).
+    fn next_batch(
+        &self,
+        batch_size: usize,
+        force_all: bool,
+        quota: &mut usize,
+    ) -> Option<Vec<Queued>> {
         let mut inbox = self.inbox.lock();
         let len = inbox.pending.len();
         let n = if inbox.urgent_until > 0 {
             inbox.urgent_until.min(batch_size)
-        } else if len >= batch_size {
-            batch_size
+        } else if len >= batch_size || force_all {
+            len.min(batch_size)
         } else if *quota > 0 {
             len.min(*quota)
         } else {
@@ -138,7 +147,45 @@ impl Shared {
     }
 }
 
-/// The worker's fixed settings.
+/// Where the batch being delivered came from.
+enum Source {
+    /// Built from this emitter's inbox; lives only in memory.
+    Memory,
+    /// A spool file this worker has claimed.
+    Spooled(Claimed),
+}
+
+/// The batch being delivered, held until every part is dealt with. A
+/// batch being retried holds back later ones.
+struct Job {
+    /// Bodies still to send, oldest first (a 413 splits the head).
+    parts: VecDeque<Part>,
+    source: Source,
+    /// Failed attempts of the head part so far.
+    attempts: u32,
+    /// No attempt before this (back-off or `Retry-After`).
+    not_before: Instant,
+}
+
+impl Job {
+    /// Events in this job that count in this emitter's `emitted`.
+    fn is_own(&self) -> bool {
+        match &self.source {
+            Source::Memory => true,
+            Source::Spooled(c) => c.is_own(),
+        }
+    }
+}
+
+/// A flush call waiting for every event accepted before it to be dealt with.
+struct FlushWaiter {
+    /// `dealt` must reach this (the `emitted` count when the worker saw
+    /// the request, after draining).
+    target: u64,
+    ack: Sender<()>,
+}
+
+/// The worker's settings and its own state.
 pub(crate) struct Worker {
     pub shared: Arc<Shared>,
     pub wake: Receiver<()>,
@@ -146,17 +193,35 @@ pub(crate) struct Worker {
     pub batch_size: usize,
     pub flush_interval: Duration,
     pub request_timeout: Duration,
+    pub backoff: Backoff,
+    pub max_body_bytes: usize,
+    pub spool: Option<Spool>,
     /// Dropped when the worker exits; the emitter waits on it at shutdown.
     pub _done: Sender<()>,
 }
 
+/// What the worker keeps between loop turns.
+#[derive(Default)]
+struct Progress {
+    job: Option<Job>,
+    waiters: Vec<FlushWaiter>,
+    /// Own events delivered, failed, or safely written to the spool.
+    dealt: u64,
+}
+
 impl Worker {
     /// The thread body: runs until shutdown is requested and handled.
-    pub fn run(self) {
+    pub fn run(mut self) {
         let poll = POLL_INTERVAL.min(self.flush_interval);
         let mut next_interval = Instant::now() + self.flush_interval;
+        let mut progress = Progress::default();
         loop {
-            let wake_at = next_interval.min(Instant::now() + poll);
+            let now = Instant::now();
+            let mut wake_at = next_interval.min(now + poll);
+            if let Some(job) = &progress.job {
+                // A retry that falls due before the next poll.
+                wake_at = wake_at.min(job.not_before.max(now));
+            }
             if let Err(RecvTimeoutError::Disconnected) = self.wake.recv_deadline(wake_at) {
                 // The emitter is gone without asking for shutdown.
                 let mut requests = self.shared.requests.lock();
@@ -172,64 +237,300 @@ impl Worker {
             if shutdown.is_some() {
                 self.shared.close_view(Utc::now());
             }
+            let target = self.shared.stats.emitted.load(Relaxed);
+            progress
+                .waiters
+                .extend(flushes.into_iter().map(|ack| FlushWaiter { target, ack }));
             let now = Instant::now();
             let interval_due = now >= next_interval;
             if interval_due {
                 next_interval = now + self.flush_interval;
             }
-            // Everything present now must go if a flush, the interval or
-            // shutdown says so; events still in the channel (the inbox has
-            // a bound) count too, and are drained as room appears.
-            let mut quota = if interval_due || !flushes.is_empty() || shutdown.is_some() {
-                self.shared.inbox.lock().pending.len() + self.shared.rx.len()
+            // What must go regardless of batch fullness: everything, while a
+            // flush waits or at shutdown; what is there now, at the interval.
+            let force_all = !progress.waiters.is_empty() || shutdown.is_some();
+            let mut quota = if interval_due {
+                self.shared.inbox.lock().pending.len()
             } else {
                 0
             };
-            loop {
-                self.shared.drain();
-                let Some(batch) = self.shared.next_batch(self.batch_size, &mut quota) else {
-                    break;
-                };
-                let deadline = match shutdown {
-                    Some(at) => at,
-                    None => Instant::now() + self.request_timeout,
-                };
-                if Instant::now() >= deadline {
-                    Stats::add(&self.shared.stats.failed, batch.len() as u64);
-                    continue;
+            self.work(&mut progress, force_all, &mut quota, shutdown);
+            self.publish_spool_stats();
+            progress.waiters.retain(|w| {
+                if progress.dealt >= w.target {
+                    let _ = w.ack.try_send(());
+                    false
+                } else {
+                    true
                 }
-                self.deliver(batch, deadline);
-            }
-            for ack in flushes {
-                let _ = ack.try_send(());
-            }
+            });
             if shutdown.is_some() {
+                self.finish(&mut progress);
                 return;
             }
         }
     }
 
-    fn deliver(&self, batch: Vec<Queued>, deadline: Instant) {
-        let stats = &self.shared.stats;
-        let n = batch.len() as u64;
-        let Some(sink) = &self.sink else {
-            Stats::add(&stats.failed, n);
-            return;
-        };
-        let mut records: Vec<AnalyticsEventRecord> = batch
-            .into_iter()
-            .map(|q| AnalyticsEventRecord::new(self.shared.session_id, q.stamped, q.view_id))
-            .collect();
-        // Concurrent callers may enqueue out of sequence order; a batch is
-        // always sent oldest first.
-        records.sort_by_key(|r| r.sequence);
-        let body = Body::new(beacon_body(&records));
-        match sink.deliver(&body, deadline) {
-            Outcome::Delivered => {
-                Stats::add(&stats.delivered, n);
-                stats.batches.fetch_add(1, Relaxed);
+    /// Forms batches and delivers until nothing more is due now.
+    fn work(
+        &mut self,
+        progress: &mut Progress,
+        force_all: bool,
+        quota: &mut usize,
+        shutdown: Option<Instant>,
+    ) {
+        loop {
+            if let Some(deadline) = shutdown {
+                if Instant::now() >= deadline {
+                    return;
+                }
             }
-            Outcome::Failed(_) => Stats::add(&stats.failed, n),
+            // With a spool every due batch goes to disk at once, so the
+            // queue keeps draining while the collector is away.
+            if self.spool.is_some() {
+                while let Some(parts) = self.next_parts(progress, force_all, quota) {
+                    self.spool_parts(progress, parts);
+                }
+            }
+            if progress.job.is_none() {
+                progress.job = match self.spool.as_mut() {
+                    Some(spool) => spool.claim_oldest().map(|claimed| Job {
+                        parts: VecDeque::from([Part {
+                            json: claimed.body().to_vec(),
+                            events: claimed.events(),
+                        }]),
+                        source: Source::Spooled(claimed),
+                        attempts: 0,
+                        not_before: Instant::now(),
+                    }),
+                    None => self
+                        .next_parts(progress, force_all, quota)
+                        .map(|parts| Job {
+                            parts,
+                            source: Source::Memory,
+                            attempts: 0,
+                            not_before: Instant::now(),
+                        }),
+                };
+            }
+            let Some(job) = progress.job.as_mut() else {
+                return;
+            };
+            if Instant::now() < job.not_before {
+                return; // waiting to retry; later batches wait behind it
+            }
+            let deadline = match shutdown {
+                Some(at) => at.min(Instant::now() + self.request_timeout),
+                None => Instant::now() + self.request_timeout,
+            };
+            self.attempt(progress, deadline);
         }
     }
+
+    /// Takes the next due batch from the inbox as bodies within the byte
+    /// limit. Records too large for any body are counted as failed.
+    fn next_parts(
+        &self,
+        progress: &mut Progress,
+        force_all: bool,
+        quota: &mut usize,
+    ) -> Option<VecDeque<Part>> {
+        loop {
+            self.shared.drain();
+            let batch = self.shared.next_batch(self.batch_size, force_all, quota)?;
+            let mut records: Vec<AnalyticsEventRecord> = batch
+                .into_iter()
+                .map(|q| AnalyticsEventRecord::new(self.shared.session_id, q.stamped, q.view_id))
+                .collect();
+            // Concurrent callers may enqueue out of sequence order; a batch
+            // is always sent oldest first.
+            records.sort_by_key(|r| r.sequence);
+            let (parts, oversized) = pack(&records, self.max_body_bytes);
+            if oversized > 0 {
+                Stats::add(&self.shared.stats.failed, oversized);
+                progress.dealt += oversized;
+            }
+            if !parts.is_empty() {
+                return Some(parts.into());
+            }
+        }
+    }
+
+    /// Writes parts to the spool; an event on disk is dealt with. If the
+    /// disk refuses, the events are counted as failed.
+    fn spool_parts(&mut self, progress: &mut Progress, parts: VecDeque<Part>) {
+        let Some(spool) = self.spool.as_mut() else {
+            return;
+        };
+        for part in parts {
+            if spool.write(&part.json, part.events).is_err() {
+                Stats::add(&self.shared.stats.failed, part.events);
+            }
+            progress.dealt += part.events;
+        }
+    }
+
+    /// One delivery attempt of the current job's head part.
+    fn attempt(&mut self, progress: &mut Progress, deadline: Instant) {
+        let stats = &self.shared.stats;
+        let Some(job) = progress.job.as_mut() else {
+            return;
+        };
+        let Some(part) = job.parts.front() else {
+            self.finish_job(progress);
+            return;
+        };
+        let own = job.is_own();
+        let counted_in_dealt = matches!(job.source, Source::Memory);
+        let Some(sink) = &self.sink else {
+            let events = part.events;
+            job.parts.pop_front();
+            if own {
+                Stats::add(&stats.failed, events);
+            }
+            if counted_in_dealt {
+                progress.dealt += events;
+            }
+            if job.parts.is_empty() {
+                self.finish_job(progress);
+            }
+            return;
+        };
+        if job.attempts > 0 {
+            stats.retries.fetch_add(1, Relaxed);
+        }
+        let body = Body::new(part.json.clone());
+        let outcome = sink.deliver(&body, deadline);
+        if let Some(status) = sink.last_http_status() {
+            stats.last_http_status.store(u64::from(status), Relaxed);
+        }
+        match outcome {
+            Outcome::Delivered => {
+                let events = part.events;
+                job.parts.pop_front();
+                job.attempts = 0;
+                if own {
+                    Stats::add(&stats.delivered, events);
+                } else {
+                    Stats::add(&stats.resent, events);
+                }
+                if counted_in_dealt {
+                    progress.dealt += events;
+                }
+                stats.batches.fetch_add(1, Relaxed);
+                stats.last_success_unix_ms.store(unix_ms(), Relaxed);
+                if job.parts.is_empty() {
+                    self.finish_job(progress);
+                }
+            }
+            Outcome::Failed(failure) if failure.status == Some(413) => {
+                let part = job.parts.pop_front().unwrap_or_else(|| Part {
+                    json: Vec::new(),
+                    events: 0,
+                });
+                match split_in_halves(&part.json) {
+                    Some((a, b)) => {
+                        job.parts.push_front(b);
+                        job.parts.push_front(a);
+                    }
+                    None => {
+                        if own {
+                            Stats::add(&stats.failed, part.events);
+                        }
+                        if counted_in_dealt {
+                            progress.dealt += part.events;
+                        }
+                        if job.parts.is_empty() {
+                            self.finish_job(progress);
+                        }
+                    }
+                }
+            }
+            Outcome::Failed(failure) if failure.retryable => {
+                job.attempts = job.attempts.saturating_add(1);
+                let wait = failure
+                    .retry_after
+                    .unwrap_or_else(|| self.backoff.delay(job.attempts, random_unit()));
+                job.not_before = Instant::now() + wait;
+            }
+            Outcome::Failed(_) => {
+                let events = part.events;
+                job.parts.pop_front();
+                job.attempts = 0;
+                if own {
+                    Stats::add(&stats.failed, events);
+                }
+                if counted_in_dealt {
+                    progress.dealt += events;
+                }
+                if job.parts.is_empty() {
+                    self.finish_job(progress);
+                }
+            }
+        }
+    }
+
+    /// Every part of the current job is dealt with: remove its spool file.
+    fn finish_job(&mut self, progress: &mut Progress) {
+        if let Some(job) = progress.job.take() {
+            if let (Source::Spooled(claimed), Some(spool)) = (job.source, self.spool.as_mut()) {
+                let _ = spool.ack(claimed);
+            }
+        }
+    }
+
+    /// Shutdown: the deadline has passed or everything is out. With a
+    /// spool, what is left goes to disk (its claim released, its file
+    /// kept); without one, it is counted as failed.
+    fn finish(&mut self, progress: &mut Progress) {
+        let shared = Arc::clone(&self.shared);
+        let stats = &shared.stats;
+        if let Some(job) = progress.job.take() {
+            match job.source {
+                Source::Spooled(claimed) => {
+                    if let Some(spool) = self.spool.as_mut() {
+                        spool.release(claimed);
+                    }
+                }
+                Source::Memory => {
+                    let events: u64 = job.parts.iter().map(|p| p.events).sum();
+                    if self.spool.is_some() {
+                        let parts = job.parts;
+                        self.spool_parts(progress, parts);
+                    } else {
+                        Stats::add(&stats.failed, events);
+                    }
+                }
+            }
+        }
+        let mut all = usize::MAX;
+        while let Some(parts) = self.next_parts(progress, true, &mut all) {
+            if self.spool.is_some() {
+                self.spool_parts(progress, parts);
+            } else {
+                Stats::add(&stats.failed, parts.iter().map(|p| p.events).sum());
+            }
+        }
+        self.publish_spool_stats();
+    }
+
+    /// Copies the spool's counters into the stats.
+    fn publish_spool_stats(&mut self) {
+        let Some(spool) = self.spool.as_mut() else {
+            return;
+        };
+        let stats = &self.shared.stats;
+        let evicted = spool.take_evicted();
+        Stats::add(&stats.evicted, evicted.events);
+        Stats::add(&stats.failed, evicted.own_events);
+        stats.spooled.store(spool.own_pending_events(), Relaxed);
+        stats.spool_corrupt.store(spool.corrupt_files(), Relaxed);
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

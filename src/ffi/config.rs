@@ -15,13 +15,22 @@ use std::ffi::{c_char, c_int, c_void};
 /// `kino_config_set_flush_interval_ms`, `kino_config_set_queue_capacity`,
 /// `kino_config_set_request_timeout_ms`, `kino_config_set_shutdown_timeout_ms`,
 /// `kino_config_add_header`, `kino_config_set_batch_callback`,
-/// `kino_config_set_keep_url_query`.
+/// `kino_config_set_keep_url_query`, `kino_config_set_retry_backoff_ms`,
+/// `kino_config_set_max_body_bytes`, `kino_config_set_gzip`,
+/// `kino_config_set_spool_dir`, `kino_config_set_spool_max_bytes`,
+/// `kino_config_set_spool_max_age_s`.
 pub struct KinoConfig(pub(crate) Config);
+
+/// Return value of a batch callback meaning "not delivered now, try again
+/// later": the batch is retried with back-off, as for an HTTP 503.
+pub const KINO_BATCH_RETRY_LATER: i32 = crate::transport::callback::RETRY_LATER;
 
 /// Called on kino's background thread with one batch: `json` is a
 /// NUL-terminated JSON array of records (CONTRACT §3), valid only during
 /// the call; `len` excludes the NUL. Return 0 when the batch is delivered;
-/// any other value means not delivered (counted in `KinoStats.failed`).
+/// `KINO_BATCH_RETRY_LATER` to have it retried with back-off (it holds
+/// back later batches meanwhile); any other value means refused for good
+/// (counted in `KinoStats.failed`).
 /// The callback must be thread-safe with respect to your own code, must
 /// not free its own emitter, and `kino_emitter_flush` called from inside
 /// it returns `KINO_STATUS_INVALID_ARGUMENT`.
@@ -178,4 +187,92 @@ pub extern "C" fn kino_config_set_keep_url_query(
         deref_mut(config, "config")?.0.set_keep_url_query(keep);
         Ok(())
     })
+}
+
+/// Retry waits for batches that failed transiently (network errors,
+/// timeouts, HTTP 408, 429 and 5xx, `KINO_BATCH_RETRY_LATER`): the n-th
+/// retry waits a random time in `[min_ms, min(max_ms, min_ms·2ⁿ)]`
+/// (defaults 1 000 / 60 000). A `Retry-After` answer (seconds or HTTP
+/// date, capped at 10 minutes) replaces the computed wait. Retries go on
+/// until the batch is delivered; meanwhile later batches wait behind it
+/// and new events queue (and drop when the queue is full, unless a spool
+/// is set). Zero, or `max_ms` < `min_ms`, is `INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn kino_config_set_retry_backoff_ms(
+    config: *mut KinoConfig,
+    min_ms: u32,
+    max_ms: u32,
+) -> KinoStatus {
+    guard_status(|| {
+        deref_mut(config, "config")?
+            .0
+            .set_retry_backoff_ms(min_ms, max_ms)
+    })
+}
+
+/// Largest beacon body in bytes, before compression (default 524 288;
+/// at least 1024, else `INVALID_ARGUMENT`). Batches are split to fit; a
+/// single event larger than this is counted as failed. A collector that
+/// answers 413 makes kino split the batch in halves and send each.
+#[no_mangle]
+pub extern "C" fn kino_config_set_max_body_bytes(
+    config: *mut KinoConfig,
+    bytes: u32,
+) -> KinoStatus {
+    guard_status(|| deref_mut(config, "config")?.0.set_max_body_bytes(bytes))
+}
+
+/// Compress beacon bodies with gzip (`Content-Encoding: gzip`); default
+/// off. The batch callback always receives plain JSON.
+#[no_mangle]
+pub extern "C" fn kino_config_set_gzip(config: *mut KinoConfig, on: bool) -> KinoStatus {
+    guard_status(|| {
+        deref_mut(config, "config")?.0.set_gzip(on);
+        Ok(())
+    })
+}
+
+/// Keeps undelivered batches on disk in `path` (created if missing; NULL
+/// turns the spool off, the default). Every batch is written there (temp
+/// file, fsync, rename) before its first send and removed once delivered,
+/// so a process that is killed loses at most the events not yet batched,
+/// and nothing while the collector is down. The next emitter that opens
+/// the same directory sends what is left, oldest first, before new events
+/// (counted in its `KinoStats.resent`). Emitters and processes may share
+/// a directory. `kino_emitter_new` fails with `KINO_STATUS_IO` if the
+/// directory cannot be written.
+///
+/// Errors: `NULL_ARGUMENT` (config), `INVALID_UTF8`, `INVALID_ARGUMENT`
+/// (empty path).
+#[no_mangle]
+pub extern "C" fn kino_config_set_spool_dir(
+    config: *mut KinoConfig,
+    path: *const c_char,
+) -> KinoStatus {
+    guard_status(|| {
+        let config = deref_mut(config, "config")?;
+        let path = optional_text(path, "path")?;
+        config.0.set_spool_dir(path)
+    })
+}
+
+/// Bound on the spool's size in bytes (default 10 MiB, at least 64 KiB,
+/// else `INVALID_ARGUMENT`). Past it the oldest batches are evicted and
+/// their events counted in `KinoStats.evicted` (and in `failed`).
+#[no_mangle]
+pub extern "C" fn kino_config_set_spool_max_bytes(
+    config: *mut KinoConfig,
+    bytes: u64,
+) -> KinoStatus {
+    guard_status(|| deref_mut(config, "config")?.0.set_spool_max_bytes(bytes))
+}
+
+/// Batches on disk longer than this many seconds are evicted (default 7
+/// days). Zero is `INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn kino_config_set_spool_max_age_s(
+    config: *mut KinoConfig,
+    seconds: u32,
+) -> KinoStatus {
+    guard_status(|| deref_mut(config, "config")?.0.set_spool_max_age_s(seconds))
 }

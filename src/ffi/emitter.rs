@@ -41,6 +41,22 @@ pub struct KinoStats {
     pub batches: u64,
     /// Delivery attempts after the first, per attempt.
     pub retries: u64,
+    /// This emitter's events on disk now (part of `queued`).
+    pub spooled: u64,
+    /// Events evicted from the spool by its size or age bound; this
+    /// emitter's own evicted events also count in `failed`.
+    pub evicted: u64,
+    /// Events left in the spool by an earlier run (or another emitter) and
+    /// delivered by this one; not part of `emitted` or `delivered`.
+    pub resent: u64,
+    /// Corrupt, truncated or foreign files seen in the spool directory
+    /// (files, not events); they are skipped, never sent.
+    pub spool_corrupt: u64,
+    /// The last HTTP status the collector answered (0: none yet).
+    pub last_http_status: u64,
+    /// When a batch was last delivered, milliseconds since the Unix epoch
+    /// (0: never).
+    pub last_success_unix_ms: u64,
 }
 
 /// Creates an emitter from `config` (NULL means the defaults, including
@@ -155,6 +171,12 @@ pub extern "C" fn kino_emitter_stats(
                 queued: s.queued,
                 batches: s.batches,
                 retries: s.retries,
+                spooled: s.spooled,
+                evicted: s.evicted,
+                resent: s.resent,
+                spool_corrupt: s.spool_corrupt,
+                last_http_status: s.last_http_status,
+                last_success_unix_ms: s.last_success_unix_ms,
             },
         );
         Ok(())

@@ -7,6 +7,11 @@ use parking_lot::Mutex;
 
 use super::{BatchSink, Body, Failure, Outcome};
 
+/// What a batch callback returns for "not delivered now, try again later"
+/// (the batch is retried with back-off, like an HTTP 503). 0 means
+/// delivered; any other value means refused for good (counted as failed).
+pub const RETRY_LATER: c_int = 75;
+
 /// The C callback type: `int (*)(void *user_data, const char *json, size_t len)`.
 /// Returns 0 when the batch is delivered.
 pub type BatchCallbackFn =
@@ -81,7 +86,7 @@ impl BatchSink for CallbackSink {
             Outcome::Delivered
         } else {
             Outcome::Failed(Failure {
-                retryable: false,
+                retryable: rc == RETRY_LATER,
                 status: None,
                 retry_after: None,
                 reason: format!("batch callback returned {rc}"),

@@ -1,10 +1,15 @@
 //! HTTP delivery with ureq: one `POST` per batch (CONTRACT.md §3).
 
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::time::{Duration, Instant, SystemTime};
 
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use ureq::Agent;
 
 use super::{BatchSink, Body, Failure, Outcome};
+use crate::retry::parse_retry_after;
 
 /// `User-Agent` kino sends unless a header overrides it.
 pub const USER_AGENT: &str = concat!("kino/", env!("CARGO_PKG_VERSION"));
@@ -15,12 +20,21 @@ pub struct HttpSink {
     url: String,
     headers: Vec<(String, String)>,
     request_timeout: Duration,
+    gzip: bool,
+    /// The last HTTP status received (0: none yet).
+    last_status: AtomicU32,
 }
 
 impl HttpSink {
     /// A sink for `url` with extra `headers`; each request is bounded by
     /// `request_timeout` as a whole (connect, send and answer together).
-    pub fn new(url: String, headers: Vec<(String, String)>, request_timeout: Duration) -> Self {
+    /// With `gzip`, bodies are sent compressed (`Content-Encoding: gzip`).
+    pub fn new(
+        url: String,
+        headers: Vec<(String, String)>,
+        request_timeout: Duration,
+        gzip: bool,
+    ) -> Self {
         let agent: Agent = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -33,17 +47,27 @@ impl HttpSink {
             url,
             headers,
             request_timeout,
+            gzip,
+            last_status: AtomicU32::new(0),
         }
     }
 }
 
-/// Parses a `Retry-After` value given in seconds (HTTP dates are left to the
-/// retry policy, which does not exist yet).
-fn retry_after_seconds(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+/// Compresses `data` with gzip.
+fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4), Compression::default());
+    encoder.write_all(data)?;
+    encoder.finish()
 }
 
 impl BatchSink for HttpSink {
+    fn last_http_status(&self) -> Option<u16> {
+        match self.last_status.load(Relaxed) {
+            0 => None,
+            s => u16::try_from(s).ok(),
+        }
+    }
+
     fn deliver(&self, body: &Body, deadline: Instant) -> Outcome {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
@@ -65,14 +89,32 @@ impl BatchSink for HttpSink {
         for (name, value) in &self.headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        match request.send(body.json()) {
+        let sent = if self.gzip {
+            match gzip(body.json()) {
+                Ok(compressed) => request
+                    .header("Content-Encoding", "gzip")
+                    .send(&compressed[..]),
+                Err(e) => {
+                    return Outcome::Failed(Failure {
+                        retryable: false,
+                        status: None,
+                        retry_after: None,
+                        reason: format!("gzip failed: {e}"),
+                    })
+                }
+            }
+        } else {
+            request.send(body.json())
+        };
+        match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
+                self.last_status.store(u32::from(status), Relaxed);
                 let retry_after = response
                     .headers()
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(retry_after_seconds);
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
                 // Read (and discard) a little of the body so the connection
                 // can be reused; the answer's content is not used.
                 let mut response = response;
@@ -112,8 +154,15 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_in_seconds() {
-        assert_eq!(retry_after_seconds(" 3 "), Some(Duration::from_secs(3)));
-        assert_eq!(retry_after_seconds("soon"), None);
+    fn gzip_round_trips() {
+        use std::io::Read;
+        let data = b"[{\"event\":\"play\"}]".repeat(100);
+        let packed = gzip(&data).unwrap();
+        assert!(packed.len() < data.len());
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&packed[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, data);
     }
 }

@@ -61,6 +61,11 @@ pub trait BatchSink: Send + Sync {
     /// Delivers one body, giving up by `deadline`.
     fn deliver(&self, body: &Body, deadline: Instant) -> Outcome;
 
+    /// The HTTP status of the last answer, for sinks that speak HTTP.
+    fn last_http_status(&self) -> Option<u16> {
+        None
+    }
+
     /// Called once when the emitter is freed, after the worker has stopped
     /// or been given up on. After it returns the sink must not reach the
     /// host again (the callback sink closes its gate here).

@@ -54,6 +54,8 @@ pub enum Reply {
     Close,
     /// Write these bytes instead of an HTTP response, then close.
     Raw(Vec<u8>),
+    /// Write this response one byte per `Duration`.
+    Trickle(Vec<u8>, Duration),
 }
 
 type Policy = dyn Fn(&Beacon) -> Reply + Send + Sync;
@@ -86,7 +88,16 @@ impl Collector {
 
     /// A collector whose answers `policy` decides, per request.
     pub fn with_policy(policy: impl Fn(&Beacon) -> Reply + Send + Sync + 'static) -> Collector {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        Self::on("127.0.0.1:0".parse().unwrap(), policy)
+    }
+
+    /// Like [`Collector::with_policy`], listening on `addr` (for a test
+    /// that needs the server to appear at a known port).
+    pub fn on(
+        addr: SocketAddr,
+        policy: impl Fn(&Beacon) -> Reply + Send + Sync + 'static,
+    ) -> Collector {
+        let listener = TcpListener::bind(addr).expect("bind collector address");
         let addr = listener.local_addr().expect("local addr");
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
@@ -314,6 +325,17 @@ fn serve(inner: Arc<Inner>, stream: TcpStream) {
                 let _ = writer.write_all(&bytes);
                 inner.arrived.notify_all();
                 let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
+            Reply::Trickle(bytes, every) => {
+                inner.arrived.notify_all();
+                for b in bytes {
+                    if inner.stop.load(Ordering::SeqCst) || writer.write_all(&[b]).is_err() {
+                        return;
+                    }
+                    // The point of this reply is to be slow.
+                    thread::sleep(every);
+                }
                 return;
             }
         }
