@@ -106,6 +106,26 @@ typedef uint32_t KinoStatus;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Layout of a beacon body, for `kino_config_set_format`.
+enum KinoFormat
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // A JSON array of records, `Content-Type: application/json` (default).
+  KINO_FORMAT_JSON = 0,
+  // One record per line, `Content-Type: application/x-ndjson`: what
+  // ClickHouse (`JSONEachRow`), Vector and Fluent Bit ingest as is.
+  KINO_FORMAT_NDJSON = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum KinoFormat KinoFormat;
+#else
+typedef uint32_t KinoFormat;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // The player's state, for `kino_emit_state_change`.
 enum KinoPlayerState
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -173,7 +193,7 @@ typedef uint32_t KinoQualityChangeReason;
 // `kino_config_set_keep_url_query`, `kino_config_set_retry_backoff_ms`,
 // `kino_config_set_max_body_bytes`, `kino_config_set_gzip`,
 // `kino_config_set_spool_dir`, `kino_config_set_spool_max_bytes`,
-// `kino_config_set_spool_max_age_s`.
+// `kino_config_set_spool_max_age_s`, `kino_config_set_format`.
 typedef struct KinoConfig KinoConfig;
 
 // One player instance's analytics pipe, with its own background thread.
@@ -408,6 +428,11 @@ KinoStatus kino_config_set_spool_max_bytes(struct KinoConfig *config, uint64_t b
 // Batches on disk longer than this many seconds are evicted (default 7
 // days). Zero is `INVALID_ARGUMENT`.
 KinoStatus kino_config_set_spool_max_age_s(struct KinoConfig *config, uint32_t seconds);
+
+// Sets the beacon body layout: `KINO_FORMAT_JSON` (default) or
+// `KINO_FORMAT_NDJSON`. Applies to HTTP beacons and to the batch
+// callback's text alike. Any other value is `INVALID_ARGUMENT`.
+KinoStatus kino_config_set_format(struct KinoConfig *config, uint32_t format);
 
 // Content loaded: `url` (copied; user-info always removed, query and
 // fragment removed unless `kino_config_set_keep_url_query`, then cut to

@@ -81,6 +81,18 @@ pub fn split_in_halves(json: &[u8]) -> Option<(Part, Part)> {
     Some((join(a), join(b)))
 }
 
+/// Re-lays a JSON-array body as newline-delimited JSON: one record per
+/// line, each record's text unchanged. `None` if it is not an array.
+pub fn to_ndjson(json: &[u8]) -> Option<Vec<u8>> {
+    let records: Vec<&RawValue> = serde_json::from_slice(json).ok()?;
+    let mut out = Vec::with_capacity(json.len());
+    for r in records {
+        out.extend_from_slice(r.get().as_bytes());
+        out.push(b'\n');
+    }
+    Some(out)
+}
+
 /// Counts the records in a JSON-array body (0 if it is not one).
 pub fn count_records(json: &[u8]) -> u64 {
     serde_json::from_slice::<Vec<&RawValue>>(json).map_or(0, |v| v.len() as u64)
@@ -154,5 +166,19 @@ mod tests {
         assert!(split_in_halves(&single[0].json).is_none());
         assert!(split_in_halves(b"not json").is_none());
         assert_eq!(count_records(&parts[0].json), 5);
+    }
+
+    #[test]
+    fn ndjson_is_one_record_per_line() {
+        let (parts, _) = pack(&records(3), 1 << 20);
+        let text = String::from_utf8(to_ndjson(&parts[0].json).unwrap()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        for (i, line) in lines.iter().enumerate() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["sequence"], i as u64 + 1);
+        }
+        assert!(text.ends_with('\n'));
+        assert!(to_ndjson(b"{}").is_none());
     }
 }

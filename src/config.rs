@@ -39,6 +39,18 @@ pub struct Config {
     pub(crate) spool_dir: Option<PathBuf>,
     pub(crate) spool_max_bytes: u64,
     pub(crate) spool_max_age: Duration,
+    pub(crate) format: BeaconFormat,
+}
+
+/// How a batch is laid out in a beacon body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BeaconFormat {
+    /// A JSON array of records (CONTRACT.md §3), `application/json`.
+    #[default]
+    JsonArray,
+    /// One record per line, `application/x-ndjson` (ClickHouse
+    /// `JSONEachRow`, Vector, Fluent Bit).
+    Ndjson,
 }
 
 impl Default for Config {
@@ -60,6 +72,7 @@ impl Default for Config {
             spool_dir: None,
             spool_max_bytes: 10 * 1024 * 1024,
             spool_max_age: Duration::from_secs(7 * 24 * 3600),
+            format: BeaconFormat::JsonArray,
         }
     }
 }
@@ -83,6 +96,7 @@ impl std::fmt::Debug for Config {
             .field("spool_dir", &self.spool_dir)
             .field("spool_max_bytes", &self.spool_max_bytes)
             .field("spool_max_age", &self.spool_max_age)
+            .field("format", &self.format)
             .finish()
     }
 }
@@ -99,21 +113,48 @@ fn millis(ms: u32, what: &str) -> Result<Duration> {
     nonzero(ms, what).map(|ms| Duration::from_millis(u64::from(ms)))
 }
 
-/// Checks that `url` is an absolute http(s) URL with a host.
+/// Checks that `url` is an absolute http(s) URL with a host, made of
+/// printable ASCII (as a request line needs).
 pub fn validate_beacon_url(url: &str) -> Result<()> {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+    let rest = if lower.starts_with("http://") {
+        &url[7..]
+    } else if lower.starts_with("https://") {
+        &url[8..]
+    } else {
         return Err(Error::invalid(format!(
             "beacon URL must start with http:// or https://: {url:?}"
         )));
+    };
+    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid(format!(
+            "beacon URL holds spaces, control or non-ASCII characters: {url:?}"
+        )));
     }
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|e| Error::invalid(format!("beacon URL does not parse ({e}): {url:?}")))?;
-    match uri.host() {
-        Some(h) if !h.is_empty() => Ok(()),
-        _ => Err(Error::invalid(format!("beacon URL has no host: {url:?}"))),
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let host = match host_port.rfind(':') {
+        Some(i) if !host_port.ends_with(']') => {
+            let port = &host_port[i + 1..];
+            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.len() > 5 {
+                return Err(Error::invalid(format!(
+                    "beacon URL has a bad port: {url:?}"
+                )));
+            }
+            &host_port[..i]
+        }
+        _ => host_port,
+    };
+    if host.is_empty() {
+        return Err(Error::invalid(format!("beacon URL has no host: {url:?}")));
     }
+    #[cfg(feature = "http")]
+    {
+        let _: ureq::http::Uri = url
+            .parse()
+            .map_err(|e| Error::invalid(format!("beacon URL does not parse ({e}): {url:?}")))?;
+    }
+    Ok(())
 }
 
 /// True when `name` is an HTTP token (RFC 9110 §5.6.2).
@@ -147,19 +188,23 @@ impl Config {
     pub fn from_env() -> Self {
         let mut config = Config::default();
         if let Ok(url) = std::env::var(BEACON_URL_ENV) {
-            if validate_beacon_url(&url).is_ok() {
-                config.beacon_url = Some(url);
-            }
+            let _ignored_if_invalid = config.set_beacon_url(Some(&url));
         }
         config
     }
 
-    /// Sets (or with `None` clears) the collector URL.
+    /// Sets (or with `None` clears) the collector URL. A build without the
+    /// `http` feature refuses any URL.
     pub fn set_beacon_url(&mut self, url: Option<&str>) -> Result<()> {
         match url {
             None => self.beacon_url = None,
             Some(url) => {
                 validate_beacon_url(url)?;
+                if !cfg!(feature = "http") {
+                    return Err(Error::invalid(
+                        "this kino was built without its HTTP transport: deliver through the batch callback",
+                    ));
+                }
                 self.beacon_url = Some(url.to_owned());
             }
         }
@@ -270,6 +315,11 @@ impl Config {
         Ok(())
     }
 
+    /// Beacon body layout (default: a JSON array).
+    pub fn set_format(&mut self, format: BeaconFormat) {
+        self.format = format;
+    }
+
     /// Compress beacon bodies with gzip (`Content-Encoding: gzip`).
     pub fn set_gzip(&mut self, on: bool) {
         self.gzip = on;
@@ -356,11 +406,20 @@ mod tests {
             "http://",
             "collector.example",
             "http:// bad host/",
+            "http://h:port/",
+            "http://:80/",
+            "https://h\n/",
         ] {
             assert!(validate_beacon_url(bad).is_err(), "{bad}");
         }
         let mut c = Config::default();
-        c.set_beacon_url(Some("http://a/")).unwrap();
+        if cfg!(feature = "http") {
+            c.set_beacon_url(Some("http://a/")).unwrap();
+            assert_eq!(c.beacon_url(), Some("http://a/"));
+        } else {
+            let e = c.set_beacon_url(Some("http://a/")).unwrap_err();
+            assert!(e.message.contains("without its HTTP transport"));
+        }
         c.set_beacon_url(None).unwrap();
         assert_eq!(c.beacon_url(), None);
     }

@@ -20,7 +20,6 @@ use crate::sanitize::sanitize;
 use crate::spool::Spool;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::transport::callback::CallbackSink;
-use crate::transport::http::HttpSink;
 use crate::transport::BatchSink;
 use crate::view::ViewFigures;
 use crate::worker::{Inbox, Requests, Shared, Worker};
@@ -57,14 +56,7 @@ impl Emitter {
         } else if let Some(spec) = config.callback {
             Some(Arc::new(CallbackSink::new(spec)))
         } else {
-            config.beacon_url.as_ref().map(|url| {
-                Arc::new(HttpSink::new(
-                    url.clone(),
-                    config.headers.clone(),
-                    config.request_timeout,
-                    config.gzip,
-                )) as Arc<dyn BatchSink>
-            })
+            http_sink(config)
         };
         let shared = Arc::new(Shared {
             session_id: SessionId::new(),
@@ -92,6 +84,7 @@ impl Emitter {
             request_timeout: config.request_timeout,
             backoff: config.backoff,
             max_body_bytes: config.max_body_bytes,
+            format: config.format,
             spool,
             _done: done_tx,
         };
@@ -240,4 +233,23 @@ impl Drop for Emitter {
     fn drop(&mut self) {
         self.shut_down();
     }
+}
+
+/// The HTTP sink for the configured beacon URL, if any.
+#[cfg(feature = "http")]
+fn http_sink(config: &Config) -> Option<Arc<dyn BatchSink>> {
+    config.beacon_url.as_ref().map(|url| {
+        Arc::new(crate::transport::http::HttpSink::new(
+            url.clone(),
+            config.headers.clone(),
+            config.request_timeout,
+            config.gzip,
+        )) as Arc<dyn BatchSink>
+    })
+}
+
+/// Built without the HTTP transport: batches go to the callback only.
+#[cfg(not(feature = "http"))]
+fn http_sink(_config: &Config) -> Option<Arc<dyn BatchSink>> {
+    None
 }

@@ -14,7 +14,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use uuid::Uuid;
 
-use crate::batch::{pack, split_in_halves, Part};
+use crate::batch::{pack, split_in_halves, to_ndjson, Part};
+use crate::config::BeaconFormat;
 use crate::event::{AnalyticsEvent, AnalyticsEventRecord, SessionId, StampedEvent};
 use crate::retry::{random_unit, Backoff};
 use crate::spool::{Claimed, Spool};
@@ -195,6 +196,7 @@ pub(crate) struct Worker {
     pub request_timeout: Duration,
     pub backoff: Backoff,
     pub max_body_bytes: usize,
+    pub format: BeaconFormat,
     pub spool: Option<Spool>,
     /// Dropped when the worker exits; the emitter waits on it at shutdown.
     pub _done: Sender<()>,
@@ -399,7 +401,13 @@ impl Worker {
         if job.attempts > 0 {
             stats.retries.fetch_add(1, Relaxed);
         }
-        let body = Body::new(part.json.clone());
+        let body = match self.format {
+            BeaconFormat::JsonArray => Body::new(part.json.clone()),
+            BeaconFormat::Ndjson => match to_ndjson(&part.json) {
+                Some(text) => Body::ndjson(text),
+                None => Body::new(part.json.clone()),
+            },
+        };
         let outcome = sink.deliver(&body, deadline);
         if let Some(status) = sink.last_http_status() {
             stats.last_http_status.store(u64::from(status), Relaxed);

@@ -1,7 +1,7 @@
 //! `KinoConfig`: the options builder read by `kino_emitter_new`.
 
 use super::{deref_mut, guard, guard_status, optional_text, text, KinoStatus};
-use crate::config::Config;
+use crate::config::{BeaconFormat, Config};
 use crate::transport::callback::{BatchCallbackFn, CallbackSpec};
 use std::ffi::{c_char, c_int, c_void};
 
@@ -18,7 +18,7 @@ use std::ffi::{c_char, c_int, c_void};
 /// `kino_config_set_keep_url_query`, `kino_config_set_retry_backoff_ms`,
 /// `kino_config_set_max_body_bytes`, `kino_config_set_gzip`,
 /// `kino_config_set_spool_dir`, `kino_config_set_spool_max_bytes`,
-/// `kino_config_set_spool_max_age_s`.
+/// `kino_config_set_spool_max_age_s`, `kino_config_set_format`.
 pub struct KinoConfig(pub(crate) Config);
 
 /// Return value of a batch callback meaning "not delivered now, try again
@@ -275,4 +275,36 @@ pub extern "C" fn kino_config_set_spool_max_age_s(
     seconds: u32,
 ) -> KinoStatus {
     guard_status(|| deref_mut(config, "config")?.0.set_spool_max_age_s(seconds))
+}
+
+/// Layout of a beacon body, for `kino_config_set_format`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KinoFormat {
+    /// A JSON array of records, `Content-Type: application/json` (default).
+    Json = 0,
+    /// One record per line, `Content-Type: application/x-ndjson`: what
+    /// ClickHouse (`JSONEachRow`), Vector and Fluent Bit ingest as is.
+    Ndjson = 1,
+}
+
+/// Sets the beacon body layout: `KINO_FORMAT_JSON` (default) or
+/// `KINO_FORMAT_NDJSON`. Applies to HTTP beacons and to the batch
+/// callback's text alike. Any other value is `INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn kino_config_set_format(config: *mut KinoConfig, format: u32) -> KinoStatus {
+    guard_status(|| {
+        let config = deref_mut(config, "config")?;
+        let format = match format {
+            0 => BeaconFormat::JsonArray,
+            1 => BeaconFormat::Ndjson,
+            other => {
+                return Err(crate::error::Error::invalid(format!(
+                    "format is not a KinoFormat (0..1): {other}"
+                )))
+            }
+        };
+        config.0.set_format(format);
+        Ok(())
+    })
 }

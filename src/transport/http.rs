@@ -85,7 +85,7 @@ impl BatchSink for HttpSink {
             .config()
             .timeout_global(Some(timeout))
             .build()
-            .header("Content-Type", "application/json");
+            .header("Content-Type", body.content_type());
         for (name, value) in &self.headers {
             request = request.header(name.as_str(), value.as_str());
         }

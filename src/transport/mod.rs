@@ -3,24 +3,41 @@
 //! ([`callback::CallbackSink`]). The worker calls it; nothing else does.
 
 pub mod callback;
+#[cfg(feature = "http")]
 pub mod http;
 
 use std::time::{Duration, Instant};
 
-/// One beacon body: JSON bytes followed by a NUL, so a C callback can take
+/// One beacon body: JSON text followed by a NUL, so a C callback can take
 /// it as a string without another copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Body {
     bytes_with_nul: Vec<u8>,
+    content_type: &'static str,
 }
 
 impl Body {
-    /// Wraps serialized JSON (which contains no NUL byte).
-    pub fn new(mut json: Vec<u8>) -> Self {
-        json.push(0);
+    /// Wraps a serialized JSON array (which contains no NUL byte).
+    pub fn new(json: Vec<u8>) -> Self {
+        Self::with_type(json, "application/json")
+    }
+
+    /// Wraps newline-delimited JSON records.
+    pub fn ndjson(text: Vec<u8>) -> Self {
+        Self::with_type(text, "application/x-ndjson")
+    }
+
+    fn with_type(mut text: Vec<u8>, content_type: &'static str) -> Self {
+        text.push(0);
         Body {
-            bytes_with_nul: json,
+            bytes_with_nul: text,
+            content_type,
         }
+    }
+
+    /// The `Content-Type` of this body.
+    pub fn content_type(&self) -> &'static str {
+        self.content_type
     }
 
     /// The JSON text, without the NUL.
