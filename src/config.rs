@@ -261,9 +261,10 @@ impl Config {
                 "header name is not an HTTP token: {name:?}"
             )));
         }
-        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        // RFC 9110 field values: visible characters, spaces and tabs.
+        if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
             return Err(Error::invalid(format!(
-                "header value for {name} contains CR, LF or NUL"
+                "header value for {name} contains CR, LF or another control character"
             )));
         }
         if name.eq_ignore_ascii_case("content-type")
@@ -432,8 +433,11 @@ mod tests {
         assert!(c.add_header("Bad Name", "x").is_err());
         assert!(c.add_header("", "x").is_err());
         assert!(c.add_header("X-A", "a\r\nInjected: 1").is_err());
+        assert!(c.add_header("X-A", "a\x01b").is_err());
+        assert!(c.add_header("X-A", "a\x7fb").is_err());
+        assert!(c.add_header("X-A", "tab\tand space ok").is_ok());
         assert!(c.add_header("content-type", "text/plain").is_err());
         assert!(c.add_header("Content-Encoding", "br").is_err());
-        assert_eq!(c.headers.len(), 2);
+        assert_eq!(c.headers.len(), 3);
     }
 }

@@ -83,7 +83,13 @@ impl Emitter {
             flush_interval: config.flush_interval,
             request_timeout: config.request_timeout,
             backoff: config.backoff,
-            max_body_bytes: config.max_body_bytes,
+            // A spool file holds one body: keep bodies well inside its bound.
+            max_body_bytes: match &config.spool_dir {
+                Some(_) => config
+                    .max_body_bytes
+                    .min((config.spool_max_bytes / 4).max(1024) as usize),
+                None => config.max_body_bytes,
+            },
             format: config.format,
             spool,
             _done: done_tx,
@@ -170,6 +176,9 @@ impl Emitter {
                 ErrorKind::InvalidArgument,
                 "flush called from the batch callback (kino's own worker thread) would deadlock",
             ));
+        }
+        if self.shared.stats.snapshot().queued == 0 {
+            return Ok(()); // nothing accepted is still waiting
         }
         let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
         self.shared.requests.lock().flushes.push(ack_tx);

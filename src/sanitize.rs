@@ -36,42 +36,41 @@ fn cut_owned(mut s: String, max: usize) -> String {
     s
 }
 
-/// True when `url` starts with an RFC 3986 scheme followed by `:`.
-fn has_scheme(url: &str) -> bool {
-    let Some(colon) = url.find(':') else {
-        return false;
-    };
-    let scheme = &url[..colon];
-    let mut bytes = scheme.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+/// The length of the RFC 3986 scheme at the start of `url` (without its
+/// `:`), if there is one.
+fn scheme_len(url: &str) -> Option<usize> {
+    let colon = url.find(':')?;
+    let mut bytes = url[..colon].bytes();
+    let valid = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    valid.then_some(colon)
 }
 
 /// Removes user-info always, and the query string and fragment unless
-/// `keep_query`. A URL without a scheme is only cut at its first `?`/`#`.
+/// `keep_query`. Leading spaces and control characters are dropped (URL
+/// parsers ignore them). User-info is looked for the way lenient URL
+/// parsers find it, so none survives: after `scheme:` or at the start
+/// (a scheme-relative `//host`), past any run of `/` or `\`, up to the
+/// first `/`, `\`, `?` or `#`; everything up to its last `@` goes.
 pub fn redact_url(url: &str, keep_query: bool) -> String {
+    let url = url.trim_start_matches(|c: char| c <= ' ');
     let cut = if keep_query {
         url
     } else {
         &url[..url.find(['?', '#']).unwrap_or(url.len())]
     };
-    if !has_scheme(cut) {
+    let after_scheme = scheme_len(cut).map_or(0, |n| n + 1);
+    let rest = &cut[after_scheme..];
+    let slashes = rest.len() - rest.trim_start_matches(['/', '\\']).len();
+    if after_scheme == 0 && slashes < 2 {
+        // Neither `scheme:` nor `//`: a path, which has no user-info.
         return cut.to_owned();
     }
-    let colon = cut.find(':').unwrap_or(0);
-    let after_scheme = &cut[colon + 1..];
-    let Some(rest) = after_scheme.strip_prefix("//") else {
-        return cut.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => format!(
-            "{}//{}{}",
-            &cut[..=colon],
-            &authority[at + 1..],
-            &rest[authority_end..]
-        ),
+    let authority_start = after_scheme + slashes;
+    let tail = &cut[authority_start..];
+    let authority_len = tail.find(['/', '\\', '?', '#']).unwrap_or(tail.len());
+    match tail[..authority_len].rfind('@') {
+        Some(at) => format!("{}{}", &cut[..authority_start], &tail[at + 1..]),
         None => cut.to_owned(),
     }
 }
@@ -236,6 +235,14 @@ mod tests {
         assert_eq!(redact_url("/media/a.mp4#frag", false), "/media/a.mp4");
         assert_eq!(redact_url("file:///m/a.mp4?x", false), "file:///m/a.mp4");
         assert_eq!(redact_url("https://cdn/a@b/c", false), "https://cdn/a@b/c");
+        assert_eq!(
+            redact_url("//user:pw@cdn.example/a.m3u8?token=x", false),
+            "//cdn.example/a.m3u8"
+        );
+        assert_eq!(redact_url(" \thttps://u:p@h/a", false), "https://h/a");
+        assert_eq!(redact_url("https:/\\u:p@h/a", false), "https:/\\h/a");
+        assert_eq!(redact_url("https:u:p@h/a", false), "https:h/a");
+        assert_eq!(redact_url("media/a@2x.mp4", false), "media/a@2x.mp4");
     }
 
     #[test]

@@ -348,6 +348,7 @@ impl Worker {
             // is always sent oldest first.
             records.sort_by_key(|r| r.sequence);
             let (parts, oversized) = pack(&records, self.max_body_bytes);
+            // (`max_body_bytes` is already capped for the spool's bound.)
             if oversized > 0 {
                 Stats::add(&self.shared.stats.failed, oversized);
                 progress.dealt += oversized;
@@ -531,6 +532,9 @@ impl Worker {
         let evicted = spool.take_evicted();
         Stats::add(&stats.evicted, evicted.events);
         Stats::add(&stats.failed, evicted.own_events);
+        // Own batches another emitter sharing the directory sent (counted
+        // in its `resent`) or evicted: out of this emitter's hands.
+        Stats::add(&stats.failed, spool.take_own_removed_elsewhere());
         stats.spooled.store(spool.own_pending_events(), Relaxed);
         stats.spool_corrupt.store(spool.corrupt_files(), Relaxed);
     }

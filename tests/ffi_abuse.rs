@@ -1671,20 +1671,14 @@ fn p1203_export_refuses_null_bad_fps_and_small_buffers() {
 }
 
 // ---------------------------------------------------------------------------
-// Library bugs found by this suite: failing today, so ignored. Run them with
-// `cargo test --test ffi_abuse -- --ignored`.
+// Regressions: bugs this suite found, now fixed.
 
-/// `kino_config_add_header` refuses only CR, LF (and NUL) in a value, so a
-/// value holding another control character (0x01, ESC, DEL) is accepted —
-/// and then the HTTP client cannot build any beacon. Every HTTP client error
-/// counts as transient, so the first batch is retried for ever, every later
-/// batch waits behind it, `kino_emitter_flush` times out and nothing is
-/// ever delivered: one bad header value silently wedges the emitter. The
-/// config must refuse what the transport cannot send (or the transport must
-/// send it, or at least fail the batch for good).
+/// A header value holding a control character (0x01, ESC, DEL) used to be
+/// accepted, and then the HTTP client could not build any beacon: the first
+/// batch was retried for ever and everything behind it waited. The config
+/// must refuse what the transport cannot send (or the beacon must go).
 #[test]
-#[ignore = "library bug: a header value with a control character is accepted, then no beacon is ever sent"]
-fn bug_header_value_with_control_characters_is_accepted_but_never_sent() {
+fn header_values_with_control_characters_are_refused_or_sent() {
     let collector = Collector::start();
     for value in ["a\x01b", "a\x7fb", "a\x1bb"] {
         let cfg = config(Some(&collector.url()));
@@ -1707,14 +1701,13 @@ fn bug_header_value_with_control_characters_is_accepted_but_never_sent() {
     }
 }
 
-/// User-info survives redaction when the URL does not start with a scheme
-/// kino recognises: a scheme-relative reference (`//user:pw@host/…`, which
-/// RFC 3986 parses with an authority and user-info) and URLs with leading
-/// white space (which URL parsers and players strip) are sent with their
-/// credentials. CONTRACT §2: "user-info is always removed from the URL".
+/// User-info used to survive redaction when the URL did not start with a
+/// scheme: a scheme-relative reference (`//user:pw@host/…`, which RFC 3986
+/// parses with an authority and user-info) and URLs with leading white
+/// space (which URL parsers and players strip). CONTRACT §2: "user-info is
+/// always removed from the URL".
 #[test]
-#[ignore = "library bug: credentials leak from scheme-relative and space-padded load URLs"]
-fn bug_load_url_credentials_leak_from_scheme_relative_and_padded_urls() {
+fn load_url_credentials_never_leak_from_scheme_relative_or_padded_urls() {
     let collector = Collector::start();
     let e = emitter_to(&collector);
     let urls = [

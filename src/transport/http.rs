@@ -53,6 +53,23 @@ impl HttpSink {
     }
 }
 
+/// True for failures of the network or the peer, which another attempt
+/// may get past; false for requests kino itself cannot build or send,
+/// which would fail the same way forever.
+fn is_transient(error: &ureq::Error) -> bool {
+    use ureq::Error as E;
+    !matches!(
+        error,
+        E::Http(_)
+            | E::BadUri(_)
+            | E::InvalidProxyUrl
+            | E::RedirectFailed
+            | E::TooManyRedirects
+            | E::BodyExceedsLimit(_)
+            | E::RequireHttpsOnly(_)
+    )
+}
+
 /// Compresses `data` with gzip.
 fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4), Compression::default());
@@ -135,7 +152,7 @@ impl BatchSink for HttpSink {
                 }
             }
             Err(e) => Outcome::Failed(Failure {
-                retryable: true,
+                retryable: is_transient(&e),
                 status: None,
                 retry_after: None,
                 reason: e.to_string(),
