@@ -1,0 +1,308 @@
+//! The offline spool end to end (issue 3): events survive an unreachable
+//! collector, a SIGKILLed process and a restart; the disk bound evicts the
+//! oldest; two processes draining one spool never deliver a batch twice.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kino::event::AnalyticsEvent;
+use kino::{Config, Emitter, ErrorKind};
+use support::cbuild;
+use support::collector::{Collector, Reply};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A fresh, empty directory for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kino-spool-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An address nothing listens on (yet).
+fn closed_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn spool_config(url: &str, dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.set_beacon_url(Some(url)).unwrap();
+    c.set_spool_dir(Some(dir.to_str().unwrap())).unwrap();
+    c.set_retry_backoff_ms(20, 200).unwrap();
+    c.set_request_timeout_ms(1000).unwrap();
+    c.set_batch_size(10).unwrap();
+    c.set_shutdown_timeout_ms(300).unwrap();
+    c
+}
+
+fn heartbeat(i: u64) -> AnalyticsEvent {
+    AnalyticsEvent::Heartbeat {
+        position: i as f64,
+        buffer_level: 1.0,
+        bitrate: 1_000_000,
+        dropped_frames: 0,
+        decoded_frames: i,
+    }
+}
+
+/// Waits (bounded) until the emitter's stats satisfy `pred`. Flush cannot
+/// do it: an event on disk already counts as dealt with, and resent events
+/// are not this emitter's own.
+fn wait_for_stats(
+    emitter: &Emitter,
+    pred: impl Fn(&kino::stats::StatsSnapshot) -> bool,
+) -> kino::stats::StatsSnapshot {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let s = emitter.stats();
+        if pred(&s) || std::time::Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until nothing of this emitter's own is queued or on disk.
+fn wait_until_sent(emitter: &Emitter) -> kino::stats::StatsSnapshot {
+    wait_for_stats(emitter, |s| s.queued == 0)
+}
+
+/// (session, sequence) → how many accepted copies.
+fn accepted_counts(collector: &Collector) -> HashMap<(String, u64), usize> {
+    let mut counts = HashMap::new();
+    for r in collector.accepted_records() {
+        let key = (
+            r["session_id"].as_str().unwrap().to_string(),
+            r["sequence"].as_u64().unwrap(),
+        );
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn an_outage_goes_to_disk_and_the_next_emitter_resends_it() {
+    let dir = temp_dir("outage");
+    let addr = closed_addr();
+    let url = format!("http://{addr}/beacon");
+    let first = Emitter::new(&spool_config(&url, &dir)).unwrap();
+    let session = first.session_id().to_string();
+    for i in 0..35 {
+        first.emit(heartbeat(i)).unwrap();
+    }
+    // On disk counts as dealt with: flush returns although nothing is sent.
+    first.flush(WAIT).unwrap();
+    let s = first.stats();
+    assert_eq!((s.emitted, s.delivered, s.failed), (35, 0, 0));
+    assert_eq!(s.queued, 35, "events on disk are still queued");
+    assert_eq!(s.spooled, 35);
+    drop(first);
+
+    let collector = Collector::on(addr, |_| Reply::Status(200, vec![]));
+    let second = Emitter::new(&spool_config(&url, &dir)).unwrap();
+    assert!(collector.wait_for_records(35, WAIT), "the spool was resent");
+    let s = wait_for_stats(&second, |s| s.resent >= 35);
+    let counts = accepted_counts(&collector);
+    for seq in 1..=35 {
+        assert_eq!(counts.get(&(session.clone(), seq)), Some(&1), "seq {seq}");
+    }
+    assert_eq!(s.resent, 35);
+    assert_eq!((s.emitted, s.delivered), (0, 0), "not this emitter's own");
+    drop(second);
+    let left = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(left, 0, "delivered batches are removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unwritable_spool_directory_fails_emitter_creation() {
+    let file = std::env::temp_dir().join(format!("kino-spool-file-{}", std::process::id()));
+    std::fs::write(&file, b"not a directory").unwrap();
+    let dir = file.join("spool");
+    let err = match Emitter::new(&spool_config("http://127.0.0.1:9/", &dir)) {
+        Err(e) => e,
+        Ok(_) => panic!("a spool under a regular file cannot work"),
+    };
+    assert_eq!(err.kind, ErrorKind::Io);
+    assert!(
+        err.message.contains(dir.to_str().unwrap()),
+        "{}",
+        err.message
+    );
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn sigkill_loses_nothing_that_was_flushed_to_disk() {
+    let child = cbuild::compile("spool_child", &["tests/c/spool_child.c"], &[]);
+    let dir = temp_dir("sigkill");
+    let addr = closed_addr();
+    let url = format!("http://{addr}/beacon");
+    let mut proc = Command::new(&child)
+        .args(["emit", &url, dir.to_str().unwrap(), "57", "5"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(proc.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "flushed");
+    assert_eq!(lines.next().unwrap().unwrap(), "waiting");
+    proc.kill().unwrap(); // SIGKILL: no destructor, no shutdown flush
+    proc.wait().unwrap();
+
+    // Next launch, collector up: the first 57 events arrive, exactly once.
+    let collector = Collector::on(addr, |_| Reply::Status(200, vec![]));
+    let next = Emitter::new(&spool_config(&url, &dir)).unwrap();
+    assert!(collector.wait_for_records(57, WAIT));
+    next.flush(WAIT).unwrap();
+    let records = collector.accepted_records();
+    let mut seqs: Vec<u64> = records
+        .iter()
+        .map(|r| r["sequence"].as_u64().unwrap())
+        .collect();
+    seqs.sort_unstable();
+    let flushed: Vec<u64> = seqs.iter().copied().filter(|&s| s <= 57).collect();
+    assert_eq!(flushed, (1..=57).collect::<Vec<_>>());
+    assert!(seqs.windows(2).all(|w| w[0] != w[1]), "no duplicates");
+    assert!(wait_for_stats(&next, |s| s.resent >= 57).resent >= 57);
+    drop(next);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn two_processes_draining_one_spool_deliver_each_batch_once() {
+    let child = cbuild::compile("spool_child", &["tests/c/spool_child.c"], &[]);
+    let dir = temp_dir("two");
+    let addr = closed_addr();
+    let url = format!("http://{addr}/beacon");
+    // Fill the spool while the collector is down: 40 batches of 10.
+    let filler = Emitter::new(&spool_config(&url, &dir)).unwrap();
+    let session = filler.session_id().to_string();
+    for i in 0..400 {
+        filler.emit(heartbeat(i)).unwrap();
+    }
+    filler.flush(WAIT).unwrap();
+    assert_eq!(filler.stats().spooled, 400);
+    drop(filler);
+
+    let collector = Collector::on(addr, |_| Reply::Status(200, vec![]));
+    let spawn = || {
+        Command::new(&child)
+            .args(["drain", &url, dir.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let out_a = a.wait_with_output().unwrap();
+    let out_b = b.wait_with_output().unwrap();
+    assert!(out_a.status.success() && out_b.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out_a.stdout),
+        String::from_utf8_lossy(&out_b.stdout)
+    );
+    let resent: u64 = text
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(
+        resent, 400,
+        "between them the two processes resent everything: {text}"
+    );
+    let counts = accepted_counts(&collector);
+    for seq in 1..=400 {
+        assert_eq!(counts.get(&(session.clone(), seq)), Some(&1), "seq {seq}");
+    }
+    assert_eq!(counts.len(), 400);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_small_spool_evicts_the_oldest_batches() {
+    let dir = temp_dir("evict");
+    let addr = closed_addr();
+    let url = format!("http://{addr}/beacon");
+    let mut config = spool_config(&url, &dir);
+    config.set_spool_max_bytes(64 * 1024).unwrap();
+    let emitter = Emitter::new(&config).unwrap();
+    let n = 2000u64; // ~400 KB of records: far more than the spool holds
+    for i in 0..n {
+        emitter.emit(heartbeat(i)).unwrap();
+        if i % 100 == 99 {
+            emitter.flush(WAIT).unwrap(); // to disk, in order
+        }
+    }
+    emitter.flush(WAIT).unwrap();
+    let s = emitter.stats();
+    assert!(s.evicted > 0, "the bound was hit");
+    assert_eq!(s.emitted, s.delivered + s.failed + s.queued);
+    assert_eq!(s.failed, s.evicted, "own evicted events count as failed");
+    let evicted = s.evicted;
+    let collector = Collector::on(addr, |_| Reply::Status(200, vec![]));
+    // Events on disk count as dealt with, so flush does not wait for them:
+    // wait for the collector, then for the emitter to hear its answers.
+    assert!(collector.wait_for_records((n - evicted) as usize, WAIT));
+    let s = wait_until_sent(&emitter);
+    assert_eq!(s.evicted, evicted);
+    assert_eq!(s.delivered + s.evicted, n);
+    let mut seqs: Vec<u64> = collector
+        .accepted_records()
+        .iter()
+        .map(|r| r["sequence"].as_u64().unwrap())
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs.len() as u64, s.delivered);
+    // What survived is the newest data, plus at most the batch that was
+    // being retried when the bound was hit (a claimed file is never
+    // evicted): the missing sequence numbers form one contiguous run.
+    let missing: Vec<u64> = (1..=n).filter(|x| seqs.binary_search(x).is_err()).collect();
+    assert_eq!(missing.len() as u64, s.evicted);
+    assert!(
+        missing.windows(2).all(|w| w[1] == w[0] + 1),
+        "evicted a contiguous oldest run, got gaps"
+    );
+    assert!(*missing.last().unwrap() < n - 100, "the newest survived");
+    drop(emitter);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn free_spools_what_it_could_not_deliver() {
+    let dir = temp_dir("free");
+    let hanging = Collector::with_policy(|_| Reply::Hang);
+    let url = hanging.url();
+    let mut config = spool_config(&url, &dir);
+    config.set_flush_interval_ms(600_000).unwrap();
+    config.set_batch_size(1000).unwrap();
+    let emitter = Emitter::new(&config).unwrap();
+    for i in 0..25 {
+        emitter.emit(heartbeat(i)).unwrap();
+    }
+    // No flush: the events sit in the queue when the emitter is freed, and
+    // the collector never answers.
+    let started = std::time::Instant::now();
+    drop(emitter);
+    assert!(started.elapsed() < Duration::from_millis(300 + 250));
+    drop(hanging);
+
+    let collector = Collector::start();
+    let next = Emitter::new(&spool_config(&collector.url(), &dir)).unwrap();
+    assert!(
+        collector.wait_for_records(25, WAIT),
+        "free left them on disk"
+    );
+    let s = wait_for_stats(&next, |s| s.resent >= 25);
+    assert_eq!(s.resent, 25);
+    drop(next);
+    let _ = std::fs::remove_dir_all(&dir);
+}
