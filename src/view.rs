@@ -30,9 +30,11 @@
 //!   stall because from then on the wait is seek latency (the spec leaves
 //!   this case open; counting the time twice would be worse). A stall is
 //!   counted when it begins. Its duration is the `rebuffer_end` `duration`
-//!   when that is positive — **clamped to the wall time since the
-//!   `rebuffer`**, so that playing time and stall time never overlap and
-//!   `watch_time` never exceeds `view_time` — else the wall time.
+//!   when that is positive (the player measured the stall itself; kino's
+//!   timestamps are those of the calls), else the wall time between the
+//!   events. A given duration longer than the wall time is kept as given,
+//!   so `watch_time` can then exceed `view_time`; the ratio stays in
+//!   [0, 1] since `watch_time` includes the stall time.
 //!
 //! Timestamps that go backwards never panic: every negative duration counts
 //! as 0.
@@ -453,7 +455,7 @@ impl View {
         if let Some(stall) = self.stall.take() {
             let wall = seconds_between(stall.since, at);
             let duration = match given {
-                Some(d) if d.is_finite() && d > 0.0 => d.min(wall),
+                Some(d) if d.is_finite() && d > 0.0 => d,
                 _ => wall,
             };
             self.totals.rebuffer_duration += duration;
@@ -858,7 +860,7 @@ mod tests {
     }
 
     #[test]
-    fn given_duration_beyond_the_wall_time_is_clamped() {
+    fn a_given_duration_is_taken_as_the_player_measured_it() {
         let f = closed_figures(vec![
             at(0, load()),
             at(0, play()),
@@ -866,10 +868,10 @@ mod tests {
             at(3000, rebuffer_end(10.0)),
             at(5000, end()),
         ]);
-        assert_eq!(f.rebuffer_duration, 2.0);
+        assert_eq!(f.rebuffer_duration, 10.0);
         assert_eq!(f.playing_time, 3.0);
-        assert_eq!(f.watch_time, f.view_time);
-        approx(f.rebuffer_ratio, 0.4);
+        assert_eq!(f.watch_time, 13.0);
+        approx(f.rebuffer_ratio, 10.0 / 13.0);
     }
 
     #[test]
@@ -1161,7 +1163,7 @@ mod tests {
             at(10_000, load()),
             at(5000, play()),
             at(3000, rebuffer()),
-            at(1000, rebuffer_end(5.0)),
+            at(1000, rebuffer_end(0.0)), // no given duration: wall time, backwards
             at(0, end()),
         ]);
         assert_eq!(f.initial_buffer_time, Some(0.0));
