@@ -7,7 +7,6 @@
 //! answering 200 to every beacon, so its own cost is part of the figure.
 
 #[path = "../tests/support/collector.rs"]
-#[allow(dead_code)]
 mod collector;
 
 use std::time::{Duration, Instant};
