@@ -24,8 +24,18 @@ use crate::transport::BatchSink;
 use crate::view::ViewFigures;
 use crate::worker::{Inbox, Requests, Shared, Worker};
 
-/// Extra time `Drop` waits for the worker beyond the shutdown timeout.
-pub const SHUTDOWN_MARGIN: Duration = Duration::from_millis(200);
+/// Extra time `Drop` waits for the worker beyond the shutdown timeout
+/// (CONTRACT.md allows 250 ms; the rest is for the spool rescue below).
+pub const SHUTDOWN_MARGIN: Duration = Duration::from_millis(150);
+
+/// Where `Drop` writes what a stuck worker could not: the spool settings.
+struct Rescue {
+    dir: std::path::PathBuf,
+    max_bytes: u64,
+    max_age: Duration,
+    batch_size: usize,
+    max_body_bytes: usize,
+}
 
 /// One player instance's analytics pipe. Thread-safe: `emit`, `flush`,
 /// `stats` and `qoe` may be called from any thread at once.
@@ -40,6 +50,7 @@ pub struct Emitter {
     keep_url_query: bool,
     shutdown_timeout: Duration,
     sink: Option<Arc<dyn BatchSink>>,
+    rescue: Option<Rescue>,
     worker: Mutex<Option<(JoinHandle<()>, crossbeam_channel::Receiver<()>)>>,
     worker_thread: ThreadId,
 }
@@ -67,6 +78,20 @@ impl Emitter {
             requests: Mutex::new(Requests::default()),
             capacity,
         });
+        // A spool file holds one body: keep bodies well inside its bound.
+        let max_body_bytes = match &config.spool_dir {
+            Some(_) => config
+                .max_body_bytes
+                .min((config.spool_max_bytes / 4).max(1024) as usize),
+            None => config.max_body_bytes,
+        };
+        let rescue = config.spool_dir.as_ref().map(|dir| Rescue {
+            dir: dir.clone(),
+            max_bytes: config.spool_max_bytes,
+            max_age: config.spool_max_age,
+            batch_size: config.batch_size as usize,
+            max_body_bytes,
+        });
         let spool = match &config.spool_dir {
             Some(dir) => Some(Spool::open(
                 dir,
@@ -83,13 +108,7 @@ impl Emitter {
             flush_interval: config.flush_interval,
             request_timeout: config.request_timeout,
             backoff: config.backoff,
-            // A spool file holds one body: keep bodies well inside its bound.
-            max_body_bytes: match &config.spool_dir {
-                Some(_) => config
-                    .max_body_bytes
-                    .min((config.spool_max_bytes / 4).max(1024) as usize),
-                None => config.max_body_bytes,
-            },
+            max_body_bytes,
             format: config.format,
             spool,
             _done: done_tx,
@@ -108,6 +127,7 @@ impl Emitter {
             keep_url_query: config.keep_url_query,
             shutdown_timeout: config.shutdown_timeout,
             sink,
+            rescue,
             worker: Mutex::new(Some((handle, done_rx))),
             worker_thread,
         })
@@ -227,13 +247,42 @@ impl Emitter {
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) | Ok(()) => {
                         let _ = handle.join();
                     }
-                    // Stuck in a request: let it finish on its own state.
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => drop(handle),
+                    // Stuck in a request: let it finish on its own state,
+                    // and put what it never got to on disk ourselves.
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        drop(handle);
+                        self.rescue_to_spool();
+                    }
                 }
             }
         }
         if let Some(sink) = &self.sink {
             sink.close();
+        }
+    }
+}
+
+impl Emitter {
+    /// With a spool, writes what is still queued to it from this thread
+    /// (the worker is stuck in a request), closing the open view first.
+    /// The worker takes from the same inbox under its lock, so no event is
+    /// written twice.
+    fn rescue_to_spool(&self) {
+        let Some(r) = &self.rescue else {
+            return;
+        };
+        let Ok(mut spool) = Spool::open(&r.dir, r.max_bytes, r.max_age) else {
+            return;
+        };
+        self.shared.close_view(Utc::now());
+        let mut all = usize::MAX;
+        while let Some((parts, _)) =
+            self.shared
+                .take_parts(r.batch_size, r.max_body_bytes, true, &mut all)
+        {
+            for part in parts {
+                let _ = spool.write(&part.json, part.events);
+            }
         }
     }
 }

@@ -89,6 +89,38 @@ impl Shared {
         }
     }
 
+    /// Takes the next due batch (see [`Shared::next_batch`]) as bodies of at
+    /// most `max_body_bytes`, oldest first. Records too large for any body
+    /// are counted as failed; their number is returned beside the bodies.
+    pub fn take_parts(
+        &self,
+        batch_size: usize,
+        max_body_bytes: usize,
+        force_all: bool,
+        quota: &mut usize,
+    ) -> Option<(VecDeque<Part>, u64)> {
+        let mut oversized_total = 0;
+        loop {
+            self.drain();
+            let batch = self.next_batch(batch_size, force_all, quota)?;
+            let mut records: Vec<AnalyticsEventRecord> = batch
+                .into_iter()
+                .map(|q| AnalyticsEventRecord::new(self.session_id, q.stamped, q.view_id))
+                .collect();
+            // Concurrent callers may enqueue out of sequence order; a batch
+            // is always sent oldest first.
+            records.sort_by_key(|r| r.sequence);
+            let (parts, oversized) = pack(&records, max_body_bytes);
+            if oversized > 0 {
+                Stats::add(&self.stats.failed, oversized);
+                oversized_total += oversized;
+            }
+            if !parts.is_empty() {
+                return Some((parts.into(), oversized_total));
+            }
+        }
+    }
+
     /// Closes the open view, if any, at `at` (the emitter is going away).
     pub fn close_view(&self, at: DateTime<Utc>) {
         let mut inbox = self.inbox.lock();
@@ -122,7 +154,7 @@ impl Shared {
     /// events up to an urgent one, everything (`force_all`: flush or
     /// shutdown), or up to `quota` events regardless of batch fullness
     /// (the interval).
-    fn next_batch(
+    pub fn next_batch(
         &self,
         batch_size: usize,
         force_all: bool,
@@ -337,26 +369,11 @@ impl Worker {
         force_all: bool,
         quota: &mut usize,
     ) -> Option<VecDeque<Part>> {
-        loop {
-            self.shared.drain();
-            let batch = self.shared.next_batch(self.batch_size, force_all, quota)?;
-            let mut records: Vec<AnalyticsEventRecord> = batch
-                .into_iter()
-                .map(|q| AnalyticsEventRecord::new(self.shared.session_id, q.stamped, q.view_id))
-                .collect();
-            // Concurrent callers may enqueue out of sequence order; a batch
-            // is always sent oldest first.
-            records.sort_by_key(|r| r.sequence);
-            let (parts, oversized) = pack(&records, self.max_body_bytes);
-            // (`max_body_bytes` is already capped for the spool's bound.)
-            if oversized > 0 {
-                Stats::add(&self.shared.stats.failed, oversized);
-                progress.dealt += oversized;
-            }
-            if !parts.is_empty() {
-                return Some(parts.into());
-            }
-        }
+        let (parts, oversized) =
+            self.shared
+                .take_parts(self.batch_size, self.max_body_bytes, force_all, quota)?;
+        progress.dealt += oversized;
+        Some(parts)
     }
 
     /// Writes parts to the spool; an event on disk is dealt with. If the

@@ -306,3 +306,48 @@ fn free_spools_what_it_could_not_deliver() {
     drop(next);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn free_rescues_the_queue_when_the_worker_is_stuck_in_a_request() {
+    let dir = temp_dir("rescue");
+    let hanging = Collector::with_policy(|_| Reply::Hang);
+    let mut config = spool_config(&hanging.url(), &dir);
+    config.set_request_timeout_ms(30_000).unwrap(); // stuck for the whole shutdown
+    config.set_flush_interval_ms(600_000).unwrap();
+    config.set_batch_size(1000).unwrap();
+    let emitter = Emitter::new(&config).unwrap();
+    for i in 0..5 {
+        emitter.emit(heartbeat(i)).unwrap();
+    }
+    emitter
+        .emit(AnalyticsEvent::End {
+            position: 5.0,
+            watch_time: 5.0,
+        })
+        .unwrap();
+    // The end makes the worker send (to disk first, then the hanging POST).
+    assert!(hanging.wait_until(WAIT, |b| !b.is_empty()));
+    for i in 0..20 {
+        emitter.emit(heartbeat(100 + i)).unwrap();
+    }
+    let started = std::time::Instant::now();
+    drop(emitter); // the worker never comes back within the timeout
+    assert!(started.elapsed() < Duration::from_millis(300 + 250));
+    // The worker is still stuck: what is on disk now is what free put
+    // there (a process exiting right after free keeps exactly this).
+    let on_disk = kino::spool::Spool::open(&dir, 10 << 20, Duration::from_secs(3600))
+        .unwrap()
+        .spooled_events();
+    assert_eq!(on_disk, 26, "the sent batch and the 20 queued events");
+    drop(hanging);
+
+    let collector = Collector::start();
+    let next = Emitter::new(&spool_config(&collector.url(), &dir)).unwrap();
+    assert!(collector.wait_for_records(26, WAIT), "all 26 reached disk");
+    let s = wait_for_stats(&next, |s| s.resent >= 26);
+    assert_eq!(s.resent, 26);
+    let counts = accepted_counts(&collector);
+    assert!(counts.values().all(|&n| n == 1), "no duplicates");
+    drop(next);
+    let _ = std::fs::remove_dir_all(&dir);
+}

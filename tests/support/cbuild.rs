@@ -33,6 +33,11 @@ pub fn out_dir() -> PathBuf {
 /// `extra` adds flags (for example `-fsanitize=address`).
 pub fn compile(name: &str, sources: &[&str], extra: &[&str]) -> PathBuf {
     let out = out_dir().join(name);
+    // Build under a unique name, then rename: tests running in parallel may
+    // compile the same program while another runs it ("text file busy").
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = out_dir().join(format!(".{name}.{}.{n}", std::process::id()));
     let lib = lib_dir();
     assert!(
         lib.join("libkino.so").exists(),
@@ -62,7 +67,7 @@ pub fn compile(name: &str, sources: &[&str], extra: &[&str]) -> PathBuf {
     }
     cmd.args(extra)
         .arg("-o")
-        .arg(&out)
+        .arg(&tmp)
         .arg(format!("-L{}", lib.display()))
         .arg("-lkino")
         .arg(format!("-Wl,-rpath,{}", lib.display()))
@@ -74,6 +79,7 @@ pub fn compile(name: &str, sources: &[&str], extra: &[&str]) -> PathBuf {
         "compiling {name} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    std::fs::rename(&tmp, &out).expect("move the program into place");
     out
 }
 
