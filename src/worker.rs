@@ -218,6 +218,10 @@ struct FlushWaiter {
     ack: Sender<()>,
 }
 
+/// How often the worker loop is restarted after an internal panic before
+/// the worker gives up (emits then fill the queue and report `QUEUE_FULL`).
+pub const MAX_RESTARTS: u32 = 8;
+
 /// The worker's settings and its own state.
 pub(crate) struct Worker {
     pub shared: Arc<Shared>,
@@ -245,7 +249,21 @@ struct Progress {
 
 impl Worker {
     /// The thread body: runs until shutdown is requested and handled.
+    ///
+    /// An internal bug that panics inside the loop does not end delivery:
+    /// the loop is restarted (the batch in hand is lost from memory, or
+    /// released back to the spool), at most [`MAX_RESTARTS`] times.
     pub fn run(mut self) {
+        for _ in 0..=MAX_RESTARTS {
+            let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop()));
+            if turn.is_ok() {
+                return;
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    fn run_loop(&mut self) {
         let poll = POLL_INTERVAL.min(self.flush_interval);
         let mut next_interval = Instant::now() + self.flush_interval;
         let mut progress = Progress::default();

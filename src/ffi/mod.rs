@@ -110,3 +110,34 @@ pub(crate) fn write_out<T>(out: *mut T, value: T) {
     // it is valid for a write of T by the API's contract.
     unsafe { out.write(value) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn a_panic_becomes_the_panic_status_and_a_message() {
+        let status = guard_status(|| panic!("boom in a test"));
+        assert_eq!(status, KinoStatus::Panic);
+        let msg = unsafe { CStr::from_ptr(error::kino_last_error_message()) };
+        let msg = msg.to_str().unwrap();
+        assert!(
+            msg.contains("internal error") && msg.contains("boom in a test"),
+            "{msg}"
+        );
+        let value = guard(7u32, || panic!("again"));
+        assert_eq!(value, 7, "non-status exports return their default");
+    }
+
+    #[test]
+    fn errors_map_to_their_status_and_message() {
+        let status = guard_status(|| Err(Error::invalid("bad thing")));
+        assert_eq!(status, KinoStatus::InvalidArgument);
+        let msg = unsafe { CStr::from_ptr(error::kino_last_error_message()) };
+        assert_eq!(msg.to_str().unwrap(), "bad thing");
+        assert_eq!(guard_status(|| Ok(())), KinoStatus::Ok);
+        let msg = unsafe { CStr::from_ptr(error::kino_last_error_message()) };
+        assert_eq!(msg.to_str().unwrap(), "bad thing", "success leaves it");
+    }
+}
