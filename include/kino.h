@@ -36,10 +36,14 @@
 #define KINO_MAX_QUEUE_CAPACITY 1048576
 
 // Smallest body limit accepted (bytes).
-#define MIN_BODY_BYTES 1024
+#define KINO_MIN_BODY_BYTES 1024
 
 // Smallest spool size accepted (bytes).
-#define MIN_SPOOL_BYTES (64 * 1024)
+#define KINO_MIN_SPOOL_BYTES (64 * 1024)
+
+// Return value of a batch callback meaning "not delivered now, try again
+// later": the batch is retried with back-off, as for an HTTP 503.
+#define KINO_BATCH_RETRY_LATER 75
 
 // Longest `load` URL kept, bytes.
 #define KINO_MAX_URL_BYTES (8 * 1024)
@@ -55,17 +59,6 @@
 
 // Longest custom JSON text accepted, bytes.
 #define KINO_MAX_CUSTOM_JSON_BYTES 65536
-
-// Default bound on the bytes of batch files in the directory (10 MiB).
-#define DEFAULT_MAX_BYTES ((10 * 1024) * 1024)
-
-// Smallest byte bound [`Spool::open`] accepts; smaller values are raised.
-#define MIN_MAX_BYTES (64 * 1024)
-
-// What a batch callback returns for "not delivered now, try again later"
-// (the batch is retried with back-off, like an HTTP 503). 0 means
-// delivered; any other value means refused for good (counted as failed).
-#define RETRY_LATER 75
 
 // Result of every fallible kino call. Values are stable and never reused.
 enum KinoStatus

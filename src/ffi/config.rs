@@ -23,7 +23,8 @@ pub struct KinoConfig(pub(crate) Config);
 
 /// Return value of a batch callback meaning "not delivered now, try again
 /// later": the batch is retried with back-off, as for an HTTP 503.
-pub const KINO_BATCH_RETRY_LATER: i32 = crate::transport::callback::RETRY_LATER;
+pub const KINO_BATCH_RETRY_LATER: i32 = 75;
+const _: () = assert!(KINO_BATCH_RETRY_LATER == crate::transport::callback::RETRY_LATER);
 
 /// Called on kino's background thread with one batch: `json` is a
 /// NUL-terminated JSON array of records (CONTRACT §3), valid only during
