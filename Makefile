@@ -1,6 +1,7 @@
 # kino: build the library, the C examples, the demo, and run the tests.
 #   make demo    build everything, run the C player against a local collector
-#   make test    run every test (Rust, C through the ABI, valgrind)
+#   make test    run every test (Rust, C through the ABI, both builds, valgrind);
+#                installs missing test tools first (scripts/test-deps.sh)
 #   make header  regenerate include/kino.h from the Rust sources
 
 CARGO   ?= cargo
@@ -9,7 +10,7 @@ CFLAGS  ?= -std=c99 -O2 -g -Wall -Wextra -Wpedantic -Werror -D_POSIX_C_SOURCE=20
 LIBDIR  := target/release
 BUILD   := examples-c/build
 
-.PHONY: all lib examples demo test header check-header check-symbols clean
+.PHONY: all lib examples demo test test-nohttp header check-header check-symbols clean
 
 all: lib examples
 
@@ -27,8 +28,14 @@ demo: examples
 	scripts/demo.sh
 
 test: examples
+	scripts/test-deps.sh
 	$(CARGO) test
+	$(MAKE) test-nohttp
 	scripts/valgrind-example.sh
+
+# The build without the HTTP transport (batch callback only): its own tests.
+test-nohttp:
+	$(CARGO) test --no-default-features --target-dir target/nohttp --lib --test callback_only
 
 header:
 	$(CARGO) build --quiet
@@ -43,3 +50,44 @@ check-symbols: lib
 clean:
 	$(CARGO) clean
 	rm -rf $(BUILD)
+
+# ---- install ----------------------------------------------------------------
+#   make install PREFIX=/usr/local [DESTDIR=/staging] [LIBDIR_NAME=lib/x86_64-linux-gnu]
+#   make uninstall PREFIX=...      removes what `make install` put there
+#
+# Installs include/kino.h and include/kino.hpp, lib/libkino.so.$(VERSION) with
+# the symlinks libkino.so.<major> (the SONAME) and libkino.so, lib/libkino.a,
+# lib/pkgconfig/kino.pc and the CMake package lib/cmake/kino (imported targets
+# kino::kino and kino::kino_static); scripts/install.sh does the work.
+#
+# Why plain make and not cargo-c (`cargo cinstall`): cargo-c is not packaged
+# in Debian, so CI would have to build it from crates.io first, which costs
+# minutes on a 2-core runner, for what is a short script here. cargo-c would
+# also rebuild the library with its own profile; this installs exactly the
+# release build that the tests and the symbol check ran against.
+PREFIX          ?= /usr/local
+DESTDIR         ?=
+LIBDIR_NAME     ?= lib
+INCLUDEDIR_NAME ?= include
+VERSION         := $(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
+# What a program linking libkino.a statically also needs (Linux, glibc):
+# the output of `make native-static-libs` (which recompiles the library as a
+# staticlib, so the next `make lib` recompiles it too). It goes into kino.pc
+# (Libs.private) and kino::kino_static; tests/install.rs links with it.
+NATIVE_STATIC_LIBS ?= -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+
+INSTALL_ENV = PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' LIBDIR_NAME='$(LIBDIR_NAME)' \
+	INCLUDEDIR_NAME='$(INCLUDEDIR_NAME)' VERSION='$(VERSION)' \
+	NATIVE_STATIC_LIBS='$(NATIVE_STATIC_LIBS)' BUILD_DIR='$(LIBDIR)'
+
+.PHONY: install uninstall native-static-libs
+
+install: lib
+	$(INSTALL_ENV) scripts/install.sh install
+
+uninstall:
+	$(INSTALL_ENV) scripts/install.sh uninstall
+
+native-static-libs:
+	@$(CARGO) rustc --release --quiet --lib --crate-type staticlib -- --print native-static-libs 2>&1 \
+	  | sed -n 's/.*native-static-libs: //p'
