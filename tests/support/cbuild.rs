@@ -92,3 +92,38 @@ pub fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     }
     cmd.output().expect("run C program")
 }
+
+/// Clears what `cargo test` put into this process's environment: a nested
+/// cargo (make install, the demo script) must see the same environment as a
+/// plain `cargo build`, or build scripts that watch these variables (ring
+/// watches CARGO_MANIFEST_DIR) rebuild the release library each time.
+/// Also LD_LIBRARY_PATH (target/debug) and any make jobserver of ours.
+pub fn clean_env(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let from_cargo_test = name == "CARGO"
+            || name == "OUT_DIR"
+            || name == "CARGO_PRIMARY_PACKAGE"
+            || name == "CARGO_TARGET_TMPDIR"
+            || [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+            ]
+            .iter()
+            .any(|p| name.starts_with(p));
+        let other = [
+            "LD_LIBRARY_PATH",
+            "MAKEFLAGS",
+            "MFLAGS",
+            "MAKELEVEL",
+            "CARGO_MAKEFLAGS",
+        ]
+        .contains(&name);
+        if from_cargo_test || other {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}

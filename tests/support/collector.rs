@@ -153,36 +153,27 @@ impl Collector {
 
     /// Waits until `pred` holds over the beacons received, or `timeout`.
     pub fn wait_until(&self, timeout: Duration, pred: impl Fn(&[Beacon]) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.inner.state.lock().unwrap();
-        loop {
-            if pred(&state.beacons) {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            state = self
-                .inner
-                .arrived
-                .wait_timeout(state, deadline - now)
-                .unwrap()
-                .0;
-        }
+        self.wait_state(timeout, |state| pred(&state.beacons))
     }
 
     /// Waits until at least `n` accepted records have arrived.
     pub fn wait_for_records(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.inner.state.lock().unwrap();
-        loop {
+        self.wait_state(timeout, |state| {
             let count: usize = state
                 .accepted
                 .iter()
                 .map(|&i| state.beacons[i].records().len())
                 .sum();
-            if count >= n {
+            count >= n
+        })
+    }
+
+    /// Waits on the arrival condition variable until `pred` holds.
+    fn wait_state(&self, timeout: Duration, pred: impl Fn(&State) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.inner.state.lock().unwrap();
+        loop {
+            if pred(&state) {
                 return true;
             }
             let now = Instant::now();
