@@ -17,8 +17,11 @@ fn main() {
     // A SONAME, so programs link against the ABI version, not the file.
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("version");
-    if target_os == "linux" || target_os == "android" {
+    if target_os == "linux" {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libkino.so.{major}");
+    } else if target_os == "android" {
+        // An APK ships only files named lib*.so: no version suffix there.
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libkino.so");
     } else if target_os == "macos" || target_os == "ios" {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libkino.{major}.dylib");
     }
