@@ -3,11 +3,11 @@
 //! system call, and no allocation for numeric events. The worker is woken
 //! only for urgent events or a queue past half full.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
 use crossbeam_channel::{Sender, TrySendError};
@@ -15,14 +15,14 @@ use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::{AnalyticsEvent, SessionId, StampedEvent};
+use crate::event::{AnalyticsEvent, SessionId};
 use crate::sanitize::sanitize;
 use crate::spool::Spool;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::transport::callback::CallbackSink;
 use crate::transport::BatchSink;
 use crate::view::ViewFigures;
-use crate::worker::{Inbox, Requests, Shared, Worker};
+use crate::worker::{Call, Inbox, Requests, Shared, Worker};
 
 /// Extra time `Drop` waits for the worker beyond the shutdown timeout
 /// (CONTRACT.md allows 250 ms; the rest is for the spool rescue below).
@@ -41,12 +41,14 @@ struct Rescue {
 /// `stats` and `qoe` may be called from any thread at once.
 pub struct Emitter {
     shared: Arc<Shared>,
-    tx: Sender<StampedEvent>,
+    tx: Sender<Call>,
     wake: Sender<()>,
     /// Whether a view is open, as the callers see it: lets a closing call
     /// reserve the sequence number of the view's `qoe` record.
     view_open: AtomicBool,
     high_water: usize,
+    /// `sequence & mask == 0` selects the calls that check the fill level.
+    fill_check_mask: u64,
     keep_url_query: bool,
     shutdown_timeout: Duration,
     sink: Option<Arc<dyn BatchSink>>,
@@ -71,7 +73,6 @@ impl Emitter {
         };
         let shared = Arc::new(Shared {
             session_id: SessionId::new(),
-            sequence: AtomicU64::new(0),
             stats: Stats::default(),
             rx,
             inbox: Mutex::new(Inbox::default()),
@@ -124,6 +125,9 @@ impl Emitter {
             wake: wake_tx,
             view_open: AtomicBool::new(false),
             high_water: capacity.div_ceil(2),
+            // Every call for tiny queues, up to every 64th for large ones,
+            // so the check happens well before the queue can fill.
+            fill_check_mask: fill_check_mask(capacity),
             keep_url_query: config.keep_url_query,
             shutdown_timeout: config.shutdown_timeout,
             sink,
@@ -155,34 +159,44 @@ impl Emitter {
             _ => false,
         };
         let numbers = if closes_view { 2 } else { 1 };
-        let sequence = self.shared.sequence.fetch_add(numbers, Relaxed) + 1;
-        let stamped = StampedEvent {
+        let sequence = self
+            .shared
+            .stats
+            .caller
+            .sequence
+            .fetch_add(numbers, Relaxed)
+            + 1;
+        let call = Call {
             sequence,
-            timestamp: Utc::now(),
+            at: SystemTime::now(),
             event,
             reserved_qoe_sequence: if closes_view { sequence + 1 } else { 0 },
         };
         // Counted before it is visible to the worker, so a stats snapshot
         // never sees it delivered before it was emitted.
-        self.shared.stats.emitted.fetch_add(1, Relaxed);
-        match self.tx.try_send(stamped) {
+        self.shared.stats.caller.emitted.fetch_add(1, Relaxed);
+        match self.tx.try_send(call) {
             Ok(()) => {
-                if urgent || self.tx.len() >= self.high_water {
+                // The fill level is read every few calls only: it lives on
+                // the worker's cache line.
+                if urgent
+                    || (sequence & self.fill_check_mask == 0 && self.tx.len() >= self.high_water)
+                {
                     // Full means a wake-up is already pending.
                     let _ = self.wake.try_send(());
                 }
                 Ok(sequence)
             }
             Err(TrySendError::Full(_)) => {
-                self.shared.stats.emitted.fetch_sub(1, Relaxed);
-                self.shared.stats.dropped.fetch_add(1, Relaxed);
+                self.shared.stats.caller.emitted.fetch_sub(1, Relaxed);
+                self.shared.stats.caller.dropped.fetch_add(1, Relaxed);
                 Err(Error::fixed(
                     ErrorKind::QueueFull,
                     "event queue is full: event dropped and counted",
                 ))
             }
             Err(TrySendError::Disconnected(_)) => {
-                self.shared.stats.emitted.fetch_sub(1, Relaxed);
+                self.shared.stats.caller.emitted.fetch_sub(1, Relaxed);
                 Err(Error::fixed(ErrorKind::Closed, "emitter is shut down"))
             }
         }
@@ -293,6 +307,14 @@ impl Drop for Emitter {
     }
 }
 
+/// Which calls check the queue's fill level: `sequence & mask == 0`. The
+/// interval is the largest power of two ≤ capacity/8, between 1 and 64.
+fn fill_check_mask(capacity: usize) -> u64 {
+    let every = (capacity / 8).clamp(1, 64) as u64;
+    let every = 1u64 << (63 - every.leading_zeros());
+    every - 1
+}
+
 /// The HTTP sink for the configured beacon URL, if any.
 #[cfg(feature = "http")]
 fn http_sink(config: &Config) -> Option<Arc<dyn BatchSink>> {
@@ -310,4 +332,19 @@ fn http_sink(config: &Config) -> Option<Arc<dyn BatchSink>> {
 #[cfg(not(feature = "http"))]
 fn http_sink(_config: &Config) -> Option<Arc<dyn BatchSink>> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill_check_mask;
+
+    #[test]
+    fn the_fill_level_is_checked_often_enough() {
+        assert_eq!(fill_check_mask(1), 0, "tiny queues: every call");
+        assert_eq!(fill_check_mask(15), 0);
+        assert_eq!(fill_check_mask(16), 1);
+        assert_eq!(fill_check_mask(47), 3);
+        assert_eq!(fill_check_mask(1000), 63);
+        assert_eq!(fill_check_mask(1 << 20), 63);
+    }
 }

@@ -2,13 +2,24 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// The counters every `kino_emit_*` call writes, on a cache line (pair) of
+/// their own, so the worker's writes to the others never move the line
+/// away from the player's thread.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct CallerCounters {
+    /// The last sequence number handed out (calls and `qoe` records).
+    pub sequence: AtomicU64,
+    pub emitted: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
 /// Live counters (events unless said otherwise). Plain relaxed atomics:
 /// each is exact, and a snapshot is consistent enough for
 /// `emitted == delivered + failed + queued` to hold in it.
 #[derive(Debug, Default)]
 pub struct Stats {
-    pub(crate) emitted: AtomicU64,
-    pub(crate) dropped: AtomicU64,
+    pub(crate) caller: CallerCounters,
     pub(crate) delivered: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) batches: AtomicU64,
@@ -67,9 +78,9 @@ impl Stats {
         let failed = self.failed.load(Relaxed);
         let batches = self.batches.load(Relaxed);
         let retries = self.retries.load(Relaxed);
-        let dropped = self.dropped.load(Relaxed);
+        let dropped = self.caller.dropped.load(Relaxed);
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        let emitted = self.emitted.load(Relaxed);
+        let emitted = self.caller.emitted.load(Relaxed);
         let queued = emitted.saturating_sub(delivered + failed);
         StatsSnapshot {
             emitted: delivered + failed + queued,

@@ -5,7 +5,7 @@
 //! `kino_emit_*` call never pays for a wake-up.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,6 +26,29 @@ use crate::view::{ClosedView, ViewTracker};
 /// Longest the worker sleeps before looking at the queue again, so a full
 /// batch goes out promptly without producers having to wake it.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// An event as it crosses the queue: stamped on the caller's thread with
+/// its sequence number and the raw wall-clock reading; the calendar
+/// arithmetic of a `DateTime` is left to the worker.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub sequence: u64,
+    pub at: SystemTime,
+    pub event: AnalyticsEvent,
+    pub reserved_qoe_sequence: u64,
+}
+
+impl Call {
+    /// The event with its timestamp as a UTC date-time.
+    pub fn stamp(self) -> StampedEvent {
+        StampedEvent {
+            sequence: self.sequence,
+            timestamp: DateTime::<Utc>::from(self.at),
+            event: self.event,
+            reserved_qoe_sequence: self.reserved_qoe_sequence,
+        }
+    }
+}
 
 /// An event waiting in the inbox, with the view it belongs to.
 #[derive(Debug)]
@@ -54,10 +77,8 @@ pub(crate) struct Requests {
 /// State shared by an emitter and its worker.
 pub(crate) struct Shared {
     pub session_id: SessionId,
-    /// The last sequence number handed out (callers and `qoe` records).
-    pub sequence: AtomicU64,
     pub stats: Stats,
-    pub rx: Receiver<StampedEvent>,
+    pub rx: Receiver<Call>,
     pub inbox: Mutex<Inbox>,
     pub requests: Mutex<Requests>,
     /// Bound on `inbox.pending`, equal to the queue capacity.
@@ -71,7 +92,8 @@ impl Shared {
     pub fn drain(&self) {
         let mut inbox = self.inbox.lock();
         let room = self.capacity.saturating_sub(inbox.pending.len());
-        for stamped in self.rx.try_iter().take(room) {
+        for call in self.rx.try_iter().take(room) {
+            let stamped = call.stamp();
             let observed = inbox.views.observe(&stamped);
             let urgent = stamped.event.is_urgent();
             let at = stamped.timestamp;
@@ -136,9 +158,9 @@ impl Shared {
         let sequence = if reserved != 0 {
             reserved
         } else {
-            self.sequence.fetch_add(1, Relaxed) + 1
+            self.stats.caller.sequence.fetch_add(1, Relaxed) + 1
         };
-        self.stats.emitted.fetch_add(1, Relaxed);
+        self.stats.caller.emitted.fetch_add(1, Relaxed);
         inbox.pending.push_back(Queued {
             stamped: StampedEvent {
                 sequence,
@@ -289,7 +311,7 @@ impl Worker {
             if shutdown.is_some() {
                 self.shared.close_view(Utc::now());
             }
-            let target = self.shared.stats.emitted.load(Relaxed);
+            let target = self.shared.stats.caller.emitted.load(Relaxed);
             progress
                 .waiters
                 .extend(flushes.into_iter().map(|ack| FlushWaiter { target, ack }));
