@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{AnalyticsEvent, SessionId};
+use crate::ids::IdGenerator;
 use crate::sanitize::sanitize;
 use crate::spool::Spool;
 use crate::stats::{Stats, StatsSnapshot};
@@ -78,6 +79,7 @@ impl Emitter {
             inbox: Mutex::new(Inbox::default()),
             requests: Mutex::new(Requests::default()),
             capacity,
+            ids: Mutex::new(IdGenerator::from_os()),
         });
         // A spool file holds one body: keep bodies well inside its bound.
         let max_body_bytes = match &config.spool_dir {

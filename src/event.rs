@@ -203,10 +203,20 @@ pub struct AnalyticsEventRecord {
 }
 
 impl AnalyticsEventRecord {
-    /// Gives a stamped event its record identity.
+    /// Gives a stamped event its record identity (a fresh random id).
     pub fn new(session_id: SessionId, stamped: StampedEvent, view_id: Option<Uuid>) -> Self {
+        Self::with_id(Uuid::new_v4(), session_id, stamped, view_id)
+    }
+
+    /// Like [`AnalyticsEventRecord::new`], with the id given.
+    pub fn with_id(
+        id: Uuid,
+        session_id: SessionId,
+        stamped: StampedEvent,
+        view_id: Option<Uuid>,
+    ) -> Self {
         AnalyticsEventRecord {
-            id: Uuid::new_v4(),
+            id,
             session_id,
             timestamp: stamped.timestamp,
             sequence: stamped.sequence,

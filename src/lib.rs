@@ -21,6 +21,7 @@ pub mod emitter;
 pub mod error;
 pub mod event;
 pub mod ffi;
+pub mod ids;
 pub mod qoe;
 pub mod retry;
 pub mod sanitize;

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::batch::{pack, split_in_halves, to_ndjson, Part};
 use crate::config::BeaconFormat;
 use crate::event::{AnalyticsEvent, AnalyticsEventRecord, SessionId, StampedEvent};
+use crate::ids::IdGenerator;
 use crate::retry::{random_unit, Backoff};
 use crate::spool::{Claimed, Spool};
 use crate::stats::Stats;
@@ -83,6 +84,8 @@ pub(crate) struct Shared {
     pub requests: Mutex<Requests>,
     /// Bound on `inbox.pending`, equal to the queue capacity.
     pub capacity: usize,
+    /// Record ids (taken when a batch is cut, by whoever cuts it).
+    pub ids: Mutex<IdGenerator>,
 }
 
 impl Shared {
@@ -125,10 +128,19 @@ impl Shared {
         loop {
             self.drain();
             let batch = self.next_batch(batch_size, force_all, quota)?;
+            let mut ids = self.ids.lock();
             let mut records: Vec<AnalyticsEventRecord> = batch
                 .into_iter()
-                .map(|q| AnalyticsEventRecord::new(self.session_id, q.stamped, q.view_id))
+                .map(|q| {
+                    AnalyticsEventRecord::with_id(
+                        ids.next_id(),
+                        self.session_id,
+                        q.stamped,
+                        q.view_id,
+                    )
+                })
                 .collect();
+            drop(ids);
             // Concurrent callers may enqueue out of sequence order; a batch
             // is always sent oldest first.
             records.sort_by_key(|r| r.sequence);
