@@ -56,7 +56,10 @@ use kino::ffi::config::{
     kino_config_set_shutdown_timeout_ms,
 };
 use kino::ffi::emit::{kino_emit_heartbeat, kino_emit_play};
-use kino::ffi::emitter::{kino_emitter_flush, kino_emitter_free, kino_emitter_new, KinoEmitter};
+use kino::ffi::emitter::{
+    kino_emitter_flush, kino_emitter_free, kino_emitter_new, kino_emitter_stats, KinoEmitter,
+    KinoStats,
+};
 use kino::ffi::KinoStatus;
 
 // ---------------------------------------------------------------------------
@@ -314,6 +317,8 @@ unsafe impl Sync for Handle {}
 enum Dest {
     None,
     Fast,
+    /// A URL on a closed port: every request is refused and retried.
+    Down,
     Hang,
 }
 
@@ -322,6 +327,7 @@ impl Dest {
         match self {
             Dest::None => "none",
             Dest::Fast => "fast",
+            Dest::Down => "down",
             Dest::Hang => "hang",
         }
     }
@@ -443,10 +449,11 @@ impl Opts {
             COUNT_SYSCALLS.store(false, std::sync::atomic::Ordering::Relaxed);
         }
         let dests = parse_list(
-            &value("--dest", "KINO_BENCH_DEST").unwrap_or("none,fast,hang".into()),
+            &value("--dest", "KINO_BENCH_DEST").unwrap_or("none,fast,down,hang".into()),
             |s| match s {
                 "none" => Some(Dest::None),
                 "fast" => Some(Dest::Fast),
+                "down" => Some(Dest::Down),
                 "hang" => Some(Dest::Hang),
                 _ => None,
             },
@@ -506,19 +513,30 @@ fn check(status: KinoStatus, what: &str) {
 struct Target {
     emitter: *mut KinoEmitter,
     collector: Option<Collector>,
+    /// The collector is down (refused connections): the worker is retrying.
+    down: bool,
 }
 
 impl Target {
     /// `capacity` None keeps the default queue (1000 events).
     fn open(dest: Dest, capacity: Option<u32>) -> Target {
         let collector = match dest {
-            Dest::None => None,
+            Dest::None | Dest::Down => None,
             Dest::Fast => Some(Collector::start()),
             Dest::Hang => Some(Collector::with_policy(|_| Reply::Hang)),
         };
-        let url = collector
-            .as_ref()
-            .map(|c| CString::new(c.url()).expect("url"));
+        let url = match dest {
+            Dest::Down => {
+                // A port that was free a moment ago: connections are refused.
+                let addr = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .expect("a free port");
+                Some(CString::new(format!("http://{addr}/beacon")).expect("url"))
+            }
+            _ => collector
+                .as_ref()
+                .map(|c| CString::new(c.url()).expect("url")),
+        };
         let config = kino_config_new();
         assert!(!config.is_null());
         check(
@@ -542,13 +560,32 @@ impl Target {
         let mut emitter = std::ptr::null_mut();
         check(kino_emitter_new(config, &mut emitter), "kino_emitter_new");
         kino_config_free(config);
-        Target { emitter, collector }
+        Target {
+            emitter,
+            collector,
+            down: dest == Dest::Down,
+        }
     }
 
     /// After warm-up: with a collector, waits until the worker has a
     /// request on the wire (answered, or hanging); without one, until the
     /// warm-up events are gone from the queue.
     fn settle(&self) {
+        if self.down {
+            // Until the worker has been refused and is backing off.
+            for _ in 0..250 {
+                let mut stats = KinoStats::default();
+                check(
+                    kino_emitter_stats(self.emitter, &mut stats),
+                    "kino_emitter_stats",
+                );
+                if stats.retries > 0 {
+                    return;
+                }
+                let _ = kino_emitter_flush(self.emitter, 20);
+            }
+            panic!("emit_latency: the worker never retried against a closed port");
+        }
         match &self.collector {
             Some(c) => {
                 let ok = c.wait_until(Duration::from_secs(5), |b| !b.is_empty());
