@@ -75,7 +75,8 @@ pub fn redact_url(url: &str, keep_query: bool) -> String {
     }
 }
 
-fn real(value: f64, what: &'static str) -> Result<()> {
+/// Checks a real, non-negative number in place; `-0.0` becomes `0.0`.
+fn real(value: &mut f64, what: &'static str) -> Result<()> {
     if !value.is_finite() {
         return Err(Error::fixed(
             ErrorKind::InvalidArgument,
@@ -89,7 +90,7 @@ fn real(value: f64, what: &'static str) -> Result<()> {
             },
         ));
     }
-    if value < 0.0 {
+    if *value < 0.0 {
         return Err(Error::fixed(
             ErrorKind::InvalidArgument,
             match what {
@@ -102,6 +103,7 @@ fn real(value: f64, what: &'static str) -> Result<()> {
             },
         ));
     }
+    *value += 0.0; // -0.0 + 0.0 == +0.0: no negative zero on the wire
     Ok(())
 }
 
@@ -118,21 +120,16 @@ pub fn parse_custom_json(text: &str) -> Result<serde_json::Value> {
 
 /// Checks an event and brings its text within limits. Numeric events are
 /// checked in place and never allocate.
-pub fn sanitize(event: AnalyticsEvent, keep_url_query: bool) -> Result<AnalyticsEvent> {
+pub fn sanitize(mut event: AnalyticsEvent, keep_url_query: bool) -> Result<AnalyticsEvent> {
     use AnalyticsEvent::*;
-    Ok(match event {
-        Load { url, is_live } => {
-            let url = cut_owned(redact_url(&url, keep_url_query), MAX_URL_BYTES);
-            Load { url, is_live }
+    match &mut event {
+        Load { url, .. } => {
+            *url = cut_owned(redact_url(url, keep_url_query), MAX_URL_BYTES);
         }
-        Play { position } | Pause { position } => {
-            real(position, "position")?;
-            event
-        }
+        Play { position } | Pause { position } => real(position, "position")?,
         Seek { from, to } => {
             real(from, "from")?;
             real(to, "to")?;
-            event
         }
         Rebuffer {
             position,
@@ -140,39 +137,29 @@ pub fn sanitize(event: AnalyticsEvent, keep_url_query: bool) -> Result<Analytics
         } => {
             real(position, "position")?;
             real(buffer_level, "buffer_level")?;
-            event
         }
         RebufferEnd { position, duration } => {
             real(position, "position")?;
             real(duration, "duration")?;
-            event
         }
-        QualityChange { .. } => event,
-        StateChange { position, .. } => {
-            real(position, "position")?;
-            event
-        }
+        QualityChange { .. } => {}
+        StateChange { position, .. } => real(position, "position")?,
         End {
             position,
             watch_time,
         } => {
             real(position, "position")?;
             real(watch_time, "watch_time")?;
-            event
         }
         Error {
             code,
             message,
-            fatal,
             position,
+            ..
         } => {
             real(position, "position")?;
-            Error {
-                code: cut_owned(code, MAX_ERROR_CODE_BYTES),
-                message: cut_owned(message, MAX_ERROR_MESSAGE_BYTES),
-                fatal,
-                position,
-            }
+            *code = cut_owned(std::mem::take(code), MAX_ERROR_CODE_BYTES);
+            *message = cut_owned(std::mem::take(message), MAX_ERROR_MESSAGE_BYTES);
         }
         Heartbeat {
             position,
@@ -181,7 +168,6 @@ pub fn sanitize(event: AnalyticsEvent, keep_url_query: bool) -> Result<Analytics
         } => {
             real(position, "position")?;
             real(buffer_level, "buffer_level")?;
-            event
         }
         Qoe(_) => {
             return Err(crate::error::Error::fixed(
@@ -189,19 +175,17 @@ pub fn sanitize(event: AnalyticsEvent, keep_url_query: bool) -> Result<Analytics
                 "qoe records are made by kino itself and cannot be emitted",
             ))
         }
-        Custom { name, data } => {
+        Custom { name, .. } => {
             if name.is_empty() {
                 return Err(crate::error::Error::fixed(
                     ErrorKind::InvalidArgument,
                     "custom event name must not be empty",
                 ));
             }
-            Custom {
-                name: cut_owned(name, MAX_CUSTOM_NAME_BYTES),
-                data,
-            }
+            *name = cut_owned(std::mem::take(name), MAX_CUSTOM_NAME_BYTES);
         }
-    })
+    }
+    Ok(event)
 }
 
 #[cfg(test)]
@@ -282,6 +266,15 @@ mod tests {
             .is_err());
         }
         assert!(sanitize(AnalyticsEvent::Play { position: 0.0 }, false).is_ok());
+        let AnalyticsEvent::Play { position } =
+            sanitize(AnalyticsEvent::Play { position: -0.0 }, false).unwrap()
+        else {
+            unreachable!()
+        };
+        assert!(
+            position == 0.0 && position.is_sign_positive(),
+            "-0.0 is sent as 0.0"
+        );
     }
 
     #[test]
