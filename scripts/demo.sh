@@ -7,13 +7,17 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"; [ -n "${collector_pid:-}" ] && kill "$collector_pid" 2>/dev/null || true' EXIT
 
 cargo build --release --quiet --example collector
-./target/release/examples/collector --url-file "$work/url" --exit-after-end --timeout-s 60 &
+./target/release/examples/collector --url-file "$work/url" --exit-after-end --timeout-s 60 >"$work/collector.log" 2>&1 &
 collector_pid=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
 url=$(cat "$work/url")
 
 echo "== player (examples-c/player.c) -> $url"
 KINO_BEACON_URL="$url" ./examples-c/build/player
-echo "== collector"
-wait "$collector_pid"
+status=0
+wait "$collector_pid" || status=$?
 collector_pid=
+echo
+echo "== what the collector (examples/collector.rs) received"
+cat "$work/collector.log"
+exit $status
