@@ -29,12 +29,15 @@ use crate::worker::{Call, Inbox, Requests, Shared, Worker};
 /// (CONTRACT.md allows 250 ms; the rest is for the spool rescue below).
 pub const SHUTDOWN_MARGIN: Duration = Duration::from_millis(150);
 
+/// Latest end of the spool rescue, after the shutdown deadline (the
+/// contract allows 250 ms beyond it for the whole of free).
+const RESCUE_LIMIT: Duration = Duration::from_millis(230);
+
 /// Where `Drop` writes what a stuck worker could not: the spool settings.
 struct Rescue {
     dir: std::path::PathBuf,
     max_bytes: u64,
     max_age: Duration,
-    batch_size: usize,
     max_body_bytes: usize,
 }
 
@@ -80,6 +83,8 @@ impl Emitter {
             requests: Mutex::new(Requests::default()),
             capacity,
             ids: Mutex::new(IdGenerator::from_os()),
+            dealt: std::sync::atomic::AtomicU64::new(0),
+            abandoned: AtomicBool::new(false),
         });
         // A spool file holds one body: keep bodies well inside its bound.
         let max_body_bytes = match &config.spool_dir {
@@ -92,7 +97,6 @@ impl Emitter {
             dir: dir.clone(),
             max_bytes: config.spool_max_bytes,
             max_age: config.spool_max_age,
-            batch_size: config.batch_size as usize,
             max_body_bytes,
         });
         let spool = match &config.spool_dir {
@@ -174,11 +178,13 @@ impl Emitter {
             event,
             reserved_qoe_sequence: if closes_view { sequence + 1 } else { 0 },
         };
-        // Counted before it is visible to the worker, so a stats snapshot
-        // never sees it delivered before it was emitted.
-        self.shared.stats.caller.emitted.fetch_add(1, Relaxed);
         match self.tx.try_send(call) {
             Ok(()) => {
+                // Counted once accepted (with the qoe record it reserved), so
+                // a refused call never shows in `emitted`, not even briefly.
+                // The worker may see the event first; a snapshot then clamps
+                // `queued` at 0 for that instant.
+                self.shared.stats.caller.emitted.fetch_add(numbers, Relaxed);
                 // The fill level is read every few calls only: it lives on
                 // the worker's cache line.
                 if urgent
@@ -189,8 +195,11 @@ impl Emitter {
                 }
                 Ok(sequence)
             }
-            Err(TrySendError::Full(_)) => {
-                self.shared.stats.caller.emitted.fetch_sub(1, Relaxed);
+            Err(TrySendError::Full(call)) => {
+                if let AnalyticsEvent::Load { .. } = call.event {
+                    // The view this load would have opened never exists.
+                    self.view_open.store(closes_view, Relaxed);
+                }
                 self.shared.stats.caller.dropped.fetch_add(1, Relaxed);
                 Err(Error::fixed(
                     ErrorKind::QueueFull,
@@ -198,7 +207,6 @@ impl Emitter {
                 ))
             }
             Err(TrySendError::Disconnected(_)) => {
-                self.shared.stats.caller.emitted.fetch_sub(1, Relaxed);
                 Err(Error::fixed(ErrorKind::Closed, "emitter is shut down"))
             }
         }
@@ -266,8 +274,9 @@ impl Emitter {
                     // Stuck in a request: let it finish on its own state,
                     // and put what it never got to on disk ourselves.
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        self.shared.abandoned.store(true, Relaxed);
                         drop(handle);
-                        self.rescue_to_spool();
+                        self.rescue_to_spool(deadline + RESCUE_LIMIT);
                     }
                 }
             }
@@ -283,19 +292,28 @@ impl Emitter {
     /// (the worker is stuck in a request), closing the open view first.
     /// The worker takes from the same inbox under its lock, so no event is
     /// written twice.
-    fn rescue_to_spool(&self) {
+    /// Stops at `until` (what is left then stays with the stuck worker,
+    /// which spools it if the process lives long enough).
+    fn rescue_to_spool(&self, until: Instant) {
         let Some(r) = &self.rescue else {
             return;
         };
+        if Instant::now() >= until {
+            return;
+        }
         let Ok(mut spool) = Spool::open(&r.dir, r.max_bytes, r.max_age) else {
             return;
         };
         self.shared.close_view(Utc::now());
         let mut all = usize::MAX;
-        while let Some((parts, _)) =
-            self.shared
-                .take_parts(r.batch_size, r.max_body_bytes, true, &mut all)
-        {
+        // As few files as the body limit allows: each costs two fsyncs.
+        while Instant::now() < until {
+            let Some((parts, _)) =
+                self.shared
+                    .take_parts(usize::MAX, r.max_body_bytes, true, &mut all)
+            else {
+                break;
+            };
             for part in parts {
                 let _ = spool.write(&part.json, part.events);
             }

@@ -53,6 +53,18 @@ fn scheme_len(url: &str) -> Option<usize> {
 /// (a scheme-relative `//host`), past any run of `/` or `\`, up to the
 /// first `/`, `\`, `?` or `#`; everything up to its last `@` goes.
 pub fn redact_url(url: &str, keep_query: bool) -> String {
+    // URL parsers drop every tab, CR and LF before parsing: so must we, or
+    // `ht\ttps://user:pw@host` would keep its credentials.
+    let cleaned: String;
+    let url = if url.contains(['\t', '\r', '\n']) {
+        cleaned = url
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
+            .collect();
+        &cleaned
+    } else {
+        url
+    };
     let url = url.trim_start_matches(|c: char| c <= ' ');
     let cut = if keep_query {
         url
@@ -227,6 +239,8 @@ mod tests {
         assert_eq!(redact_url("https:/\\u:p@h/a", false), "https:/\\h/a");
         assert_eq!(redact_url("https:u:p@h/a", false), "https:h/a");
         assert_eq!(redact_url("media/a@2x.mp4", false), "media/a@2x.mp4");
+        assert_eq!(redact_url("ht\ttps://u:p@h/a", false), "https://h/a");
+        assert_eq!(redact_url("https:/\n/u:p@h/a", false), "https://h/a");
     }
 
     #[test]

@@ -84,6 +84,13 @@ pub(crate) struct Shared {
     pub requests: Mutex<Requests>,
     /// Bound on `inbox.pending`, equal to the queue capacity.
     pub capacity: usize,
+    /// Own events delivered, failed, or safely written to the spool: what
+    /// flush waits on. Kept here, not in the worker loop, so a restarted
+    /// loop keeps counting.
+    pub dealt: std::sync::atomic::AtomicU64,
+    /// Set by `kino_emitter_free` once it has stopped waiting: the worker
+    /// must not touch the sink or the spool's files on the host's behalf.
+    pub abandoned: std::sync::atomic::AtomicBool,
     /// Record ids (taken when a batch is cut, by whoever cuts it).
     pub ids: Mutex<IdGenerator>,
 }
@@ -105,8 +112,15 @@ impl Shared {
                 stamped,
                 view_id: observed.view_id,
             });
-            if let Some(closed) = observed.closed {
-                self.push_qoe(&mut inbox, closed, at, reserved);
+            match observed.closed {
+                Some(closed) => self.push_qoe(&mut inbox, closed, at, reserved),
+                // The caller reserved a number (and counted it in
+                // `emitted`) for a view the tracker did not have open:
+                // that number stays a gap.
+                None if reserved != 0 => {
+                    self.stats.caller.emitted.fetch_sub(1, Relaxed);
+                }
+                None => {}
             }
             if urgent {
                 inbox.urgent_until = inbox.pending.len();
@@ -155,6 +169,16 @@ impl Shared {
         }
     }
 
+    /// Counts events as dealt with (see `dealt`).
+    pub fn add_dealt(&self, n: u64) {
+        self.dealt.fetch_add(n, Relaxed);
+    }
+
+    /// The shutdown deadline, if kino_emitter_free has asked for one.
+    pub fn shutdown_deadline(&self) -> Option<Instant> {
+        self.requests.lock().shutdown
+    }
+
     /// Closes the open view, if any, at `at` (the emitter is going away).
     pub fn close_view(&self, at: DateTime<Utc>) {
         let mut inbox = self.inbox.lock();
@@ -167,12 +191,13 @@ impl Shared {
     /// closing call reserved (else the next one) and counts as emitted,
     /// like an accepted call.
     fn push_qoe(&self, inbox: &mut Inbox, closed: ClosedView, at: DateTime<Utc>, reserved: u64) {
+        // A reserved number was counted in `emitted` by the closing call.
         let sequence = if reserved != 0 {
             reserved
         } else {
+            self.stats.caller.emitted.fetch_add(1, Relaxed);
             self.stats.caller.sequence.fetch_add(1, Relaxed) + 1
         };
-        self.stats.caller.emitted.fetch_add(1, Relaxed);
         inbox.pending.push_back(Queued {
             stamped: StampedEvent {
                 sequence,
@@ -277,8 +302,6 @@ pub(crate) struct Worker {
 struct Progress {
     job: Option<Job>,
     waiters: Vec<FlushWaiter>,
-    /// Own events delivered, failed, or safely written to the spool.
-    dealt: u64,
 }
 
 impl Worker {
@@ -343,7 +366,10 @@ impl Worker {
             self.work(&mut progress, force_all, &mut quota, shutdown);
             self.publish_spool_stats();
             progress.waiters.retain(|w| {
-                if progress.dealt >= w.target {
+                // `emitted` can shrink (an unused qoe reservation), so the
+                // target is capped by its current value.
+                let emitted = self.shared.stats.caller.emitted.load(Relaxed);
+                if self.shared.dealt.load(Relaxed) >= w.target.min(emitted) {
                     let _ = w.ack.try_send(());
                     false
                 } else {
@@ -365,17 +391,21 @@ impl Worker {
         quota: &mut usize,
         shutdown: Option<Instant>,
     ) {
+        let mut shutdown = shutdown;
         loop {
+            // Free may have been called since this turn began: its deadline
+            // ends the turn, so nothing is sent on the host's behalf after.
+            shutdown = shutdown.or_else(|| self.shared.shutdown_deadline());
             if let Some(deadline) = shutdown {
-                if Instant::now() >= deadline {
+                if Instant::now() >= deadline || self.shared.abandoned.load(Relaxed) {
                     return;
                 }
             }
             // With a spool every due batch goes to disk at once, so the
             // queue keeps draining while the collector is away.
             if self.spool.is_some() {
-                while let Some(parts) = self.next_parts(progress, force_all, quota) {
-                    self.spool_parts(progress, parts);
+                while let Some(parts) = self.next_parts(force_all, quota) {
+                    self.spool_parts(parts);
                 }
             }
             if progress.job.is_none() {
@@ -389,14 +419,12 @@ impl Worker {
                         attempts: 0,
                         not_before: Instant::now(),
                     }),
-                    None => self
-                        .next_parts(progress, force_all, quota)
-                        .map(|parts| Job {
-                            parts,
-                            source: Source::Memory,
-                            attempts: 0,
-                            not_before: Instant::now(),
-                        }),
+                    None => self.next_parts(force_all, quota).map(|parts| Job {
+                        parts,
+                        source: Source::Memory,
+                        attempts: 0,
+                        not_before: Instant::now(),
+                    }),
                 };
             }
             let Some(job) = progress.job.as_mut() else {
@@ -415,22 +443,17 @@ impl Worker {
 
     /// Takes the next due batch from the inbox as bodies within the byte
     /// limit. Records too large for any body are counted as failed.
-    fn next_parts(
-        &self,
-        progress: &mut Progress,
-        force_all: bool,
-        quota: &mut usize,
-    ) -> Option<VecDeque<Part>> {
+    fn next_parts(&self, force_all: bool, quota: &mut usize) -> Option<VecDeque<Part>> {
         let (parts, oversized) =
             self.shared
                 .take_parts(self.batch_size, self.max_body_bytes, force_all, quota)?;
-        progress.dealt += oversized;
+        self.shared.add_dealt(oversized);
         Some(parts)
     }
 
     /// Writes parts to the spool; an event on disk is dealt with. If the
     /// disk refuses, the events are counted as failed.
-    fn spool_parts(&mut self, progress: &mut Progress, parts: VecDeque<Part>) {
+    fn spool_parts(&mut self, parts: VecDeque<Part>) {
         let Some(spool) = self.spool.as_mut() else {
             return;
         };
@@ -438,7 +461,7 @@ impl Worker {
             if spool.write(&part.json, part.events).is_err() {
                 Stats::add(&self.shared.stats.failed, part.events);
             }
-            progress.dealt += part.events;
+            self.shared.add_dealt(part.events);
         }
     }
 
@@ -461,7 +484,7 @@ impl Worker {
                 Stats::add(&stats.failed, events);
             }
             if counted_in_dealt {
-                progress.dealt += events;
+                self.shared.add_dealt(events);
             }
             if job.parts.is_empty() {
                 self.finish_job(progress);
@@ -483,6 +506,17 @@ impl Worker {
             stats.last_http_status.store(u64::from(status), Relaxed);
         }
         match outcome {
+            Outcome::Closed => {
+                // Freed meanwhile: keep the batch (a spool file stays for
+                // the next launch), count nothing, stop.
+                if let Some(job) = progress.job.take() {
+                    if let (Source::Spooled(claimed), Some(spool)) =
+                        (job.source, self.spool.as_mut())
+                    {
+                        spool.release(claimed);
+                    }
+                }
+            }
             Outcome::Delivered => {
                 let events = part.events;
                 job.parts.pop_front();
@@ -493,7 +527,7 @@ impl Worker {
                     Stats::add(&stats.resent, events);
                 }
                 if counted_in_dealt {
-                    progress.dealt += events;
+                    self.shared.add_dealt(events);
                 }
                 stats.batches.fetch_add(1, Relaxed);
                 stats.last_success_unix_ms.store(unix_ms(), Relaxed);
@@ -516,7 +550,7 @@ impl Worker {
                             Stats::add(&stats.failed, part.events);
                         }
                         if counted_in_dealt {
-                            progress.dealt += part.events;
+                            self.shared.add_dealt(part.events);
                         }
                         if job.parts.is_empty() {
                             self.finish_job(progress);
@@ -539,7 +573,7 @@ impl Worker {
                     Stats::add(&stats.failed, events);
                 }
                 if counted_in_dealt {
-                    progress.dealt += events;
+                    self.shared.add_dealt(events);
                 }
                 if job.parts.is_empty() {
                     self.finish_job(progress);
@@ -574,7 +608,7 @@ impl Worker {
                     let events: u64 = job.parts.iter().map(|p| p.events).sum();
                     if self.spool.is_some() {
                         let parts = job.parts;
-                        self.spool_parts(progress, parts);
+                        self.spool_parts(parts);
                     } else {
                         Stats::add(&stats.failed, events);
                     }
@@ -582,9 +616,9 @@ impl Worker {
             }
         }
         let mut all = usize::MAX;
-        while let Some(parts) = self.next_parts(progress, true, &mut all) {
+        while let Some(parts) = self.next_parts(true, &mut all) {
             if self.spool.is_some() {
-                self.spool_parts(progress, parts);
+                self.spool_parts(parts);
             } else {
                 Stats::add(&stats.failed, parts.iter().map(|p| p.events).sum());
             }

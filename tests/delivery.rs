@@ -483,3 +483,96 @@ fn stats_invariant_holds_with_a_refusing_sink() {
     emitter.flush(WAIT).unwrap();
     assert_eq!(emitter.stats().failed, 10);
 }
+
+/// Takes every batch, but refuses every third attempt as transient, so
+/// batches are retried while other threads keep emitting.
+struct FlakySink {
+    attempts: std::sync::atomic::AtomicU64,
+    got: Mutex<HashSet<u64>>,
+}
+
+impl BatchSink for FlakySink {
+    fn deliver(&self, body: &Body, _deadline: Instant) -> Outcome {
+        let n = self
+            .attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n % 3 == 2 {
+            return Outcome::Failed(Failure {
+                retryable: true,
+                status: Some(503),
+                retry_after: Some(Duration::from_millis(1)),
+                reason: "flaky".into(),
+            });
+        }
+        let v: Vec<serde_json::Value> = serde_json::from_slice(body.json()).unwrap();
+        let mut got = self.got.lock().unwrap();
+        for r in v {
+            got.insert(r["sequence"].as_u64().unwrap());
+        }
+        Outcome::Delivered
+    }
+}
+
+#[test]
+fn flush_never_returns_before_earlier_events_are_delivered() {
+    // Views opening and closing on four threads (qoe records take reserved
+    // numbers), a small queue and a flaky sink: after every successful
+    // flush, every event that thread emitted before it has arrived.
+    let sink = Arc::new(FlakySink {
+        attempts: Default::default(),
+        got: Mutex::new(HashSet::new()),
+    });
+    let mut config = Config::default();
+    config.set_batch_sink(Some(sink.clone()));
+    config.set_queue_capacity(8).unwrap();
+    config.set_batch_size(2).unwrap();
+    config.set_retry_backoff_ms(1, 2).unwrap();
+    let emitter = Arc::new(Emitter::new(&config).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let emitter = Arc::clone(&emitter);
+            let sink = Arc::clone(&sink);
+            std::thread::spawn(move || {
+                for round in 0..40 {
+                    let mut mine = Vec::new();
+                    let events = [
+                        AnalyticsEvent::Load {
+                            url: format!("https://cdn/{t}/{round}"),
+                            is_live: false,
+                        },
+                        AnalyticsEvent::Play { position: 0.0 },
+                        AnalyticsEvent::Heartbeat {
+                            position: 1.0,
+                            buffer_level: 1.0,
+                            bitrate: 1,
+                            dropped_frames: 0,
+                            decoded_frames: 1,
+                        },
+                        AnalyticsEvent::End {
+                            position: 2.0,
+                            watch_time: 2.0,
+                        },
+                    ];
+                    for e in events {
+                        if let Ok(seq) = emitter.emit(e) {
+                            mine.push(seq);
+                        }
+                    }
+                    if emitter.flush(Duration::from_secs(20)).is_ok() {
+                        let got = sink.got.lock().unwrap();
+                        for seq in &mine {
+                            assert!(got.contains(seq), "flush returned before seq {seq} arrived");
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    emitter.flush(Duration::from_secs(20)).unwrap();
+    let s = emitter.stats();
+    assert_eq!(s.emitted, s.delivered + s.failed + s.queued);
+    assert_eq!(s.queued, 0);
+}

@@ -244,10 +244,10 @@ pub extern "C" fn kino_emitter_export_p1203(
             Error::invalid("no view to export: kino_emit_load has not been called yet")
         })?;
         let size = json.len() + 1;
-        if !needed.is_null() {
-            write_out(needed, size);
-        }
         if len < size {
+            if !needed.is_null() {
+                write_out(needed, size);
+            }
             return Err(Error::new(
                 ErrorKind::BufferTooSmall,
                 format!("the P.1203 JSON needs {size} bytes, buffer has {len}"),
@@ -255,6 +255,9 @@ pub extern "C" fn kino_emitter_export_p1203(
         }
         if buf.is_null() {
             return Err(null("buf"));
+        }
+        if !needed.is_null() {
+            write_out(needed, size);
         }
         // SAFETY: buf is non-NULL and holds `len` >= size bytes (caller's
         // promise); the JSON has no NUL inside.

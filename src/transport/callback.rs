@@ -63,12 +63,7 @@ impl BatchSink for CallbackSink {
     fn deliver(&self, body: &Body, _deadline: Instant) -> Outcome {
         let open = self.open.lock();
         if !*open {
-            return Outcome::Failed(Failure {
-                retryable: false,
-                status: None,
-                retry_after: None,
-                reason: "emitter is closed".into(),
-            });
+            return Outcome::Closed;
         }
         let json = body.with_nul();
         // SAFETY: the host promised (CallbackSpec::new) that the callback may

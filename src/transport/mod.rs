@@ -58,6 +58,8 @@ pub enum Outcome {
     Delivered,
     /// Not delivered.
     Failed(Failure),
+    /// Not attempted: the emitter was freed (the callback's gate is shut).
+    Closed,
 }
 
 /// Why a delivery attempt failed, and whether trying again could help.
