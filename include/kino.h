@@ -491,9 +491,12 @@ KinoStatus kino_emitter_flush(struct KinoEmitter *emitter, uint32_t timeout_ms);
 
 // Delivers what is queued within the shutdown timeout, stops the
 // background thread and frees the emitter. Returns within the shutdown
-// timeout plus 250 ms even if the collector never answers; afterwards
-// kino never calls the batch callback or touches its `user_data` again.
-// NULL is a no-op. Must not be called from the batch callback.
+// timeout plus 250 ms even if the collector never answers (with a spool,
+// what could not be sent is written to it); afterwards kino never calls
+// the batch callback or touches its `user_data` again. A batch callback
+// already running when the timeout passes is waited for, so keep
+// callbacks short. NULL is a no-op. Must not be called from the batch
+// callback.
 void kino_emitter_free(struct KinoEmitter *emitter);
 
 // Writes the session id (a UUID, 36 characters plus NUL) into `buf`.

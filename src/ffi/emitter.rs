@@ -101,9 +101,12 @@ pub extern "C" fn kino_emitter_flush(emitter: *mut KinoEmitter, timeout_ms: u32)
 
 /// Delivers what is queued within the shutdown timeout, stops the
 /// background thread and frees the emitter. Returns within the shutdown
-/// timeout plus 250 ms even if the collector never answers; afterwards
-/// kino never calls the batch callback or touches its `user_data` again.
-/// NULL is a no-op. Must not be called from the batch callback.
+/// timeout plus 250 ms even if the collector never answers (with a spool,
+/// what could not be sent is written to it); afterwards kino never calls
+/// the batch callback or touches its `user_data` again. A batch callback
+/// already running when the timeout passes is waited for, so keep
+/// callbacks short. NULL is a no-op. Must not be called from the batch
+/// callback.
 #[no_mangle]
 pub extern "C" fn kino_emitter_free(emitter: *mut KinoEmitter) {
     guard((), || {
