@@ -14,17 +14,6 @@ use serde_json::Value;
 use support::cbuild;
 use support::collector::Collector;
 
-/// `cbuild::compile` links against `libkino.so`, whose SONAME is
-/// `libkino.so.0`: the loader looks for that name next to it (rpath).
-fn ensure_soname_link() {
-    let dir = cbuild::lib_dir();
-    match std::os::unix::fs::symlink("libkino.so", dir.join("libkino.so.0")) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => panic!("cannot link libkino.so.0 in {}: {e}", dir.display()),
-    }
-}
-
 /// One `session <uuid> <records> <label>` line printed by the program.
 #[derive(Debug)]
 struct Session {
@@ -56,7 +45,6 @@ fn parse_sessions(stdout: &str) -> BTreeMap<String, Session> {
 
 #[test]
 fn c_abuse_program_passes_under_sanitizers() {
-    ensure_soname_link();
     let program = cbuild::compile(
         "abuse",
         &["tests/c/abuse.c"],
@@ -321,7 +309,6 @@ fn header_compiles_alone_as_cxx11() {
 /// program links against the C library's unmangled symbols.
 #[test]
 fn header_links_from_cxx() {
-    ensure_soname_link();
     let dir = cbuild::out_dir();
     let source = dir.join("abuse_link.cpp");
     std::fs::write(
@@ -342,7 +329,7 @@ int main() {
     )
     .expect("write C++ program");
     let exe = dir.join("abuse_link_cxx");
-    let lib = cbuild::lib_dir();
+    let lib = cbuild::linkable_lib_dir();
     let output = Command::new("c++")
         .args(["-std=c++11", "-Wall", "-Wextra", "-Werror"])
         .arg("-I")

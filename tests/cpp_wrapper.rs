@@ -14,19 +14,7 @@ use support::collector::Collector;
 /// Compiles tests/cpp/wrapper.cpp (C++17, every warning an error) and
 /// returns the program.
 fn compile_wrapper() -> PathBuf {
-    let lib = cbuild::lib_dir();
-    assert!(
-        lib.join("libkino.so").exists(),
-        "libkino.so not found in {}",
-        lib.display()
-    );
-    // Programs record the SONAME (libkino.so.0): give it a name here, as
-    // cbuild::compile does for the C tests.
-    match std::os::unix::fs::symlink("libkino.so", lib.join("libkino.so.0")) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => panic!("cannot link libkino.so.0: {e}"),
-    }
+    let lib = cbuild::linkable_lib_dir();
     let out = cbuild::out_dir().join("cpp-wrapper");
     let output = Command::new("c++")
         .args([

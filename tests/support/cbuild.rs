@@ -21,6 +21,24 @@ pub fn lib_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The profile directory, checked to hold `libkino.so`, with the
+/// `libkino.so.0` link that programs linked against it look for (the
+/// SONAME) made if missing. Call before linking or running a program.
+pub fn linkable_lib_dir() -> PathBuf {
+    let lib = lib_dir();
+    assert!(
+        lib.join("libkino.so").exists(),
+        "libkino.so not found in {}",
+        lib.display()
+    );
+    match std::os::unix::fs::symlink("libkino.so", lib.join("libkino.so.0")) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("cannot link libkino.so.0 in {}: {e}", lib.display()),
+    }
+    lib
+}
+
 /// Where compiled C programs go.
 pub fn out_dir() -> PathBuf {
     let dir = lib_dir().join("c-tests");
@@ -38,18 +56,7 @@ pub fn compile(name: &str, sources: &[&str], extra: &[&str]) -> PathBuf {
     static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = out_dir().join(format!(".{name}.{}.{n}", std::process::id()));
-    let lib = lib_dir();
-    assert!(
-        lib.join("libkino.so").exists(),
-        "libkino.so not found in {}",
-        lib.display()
-    );
-    // Programs record the SONAME (libkino.so.0); give it a name here.
-    match std::os::unix::fs::symlink("libkino.so", lib.join("libkino.so.0")) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => panic!("cannot link libkino.so.0: {e}"),
-    }
+    let lib = linkable_lib_dir();
     let mut cmd = Command::new("cc");
     cmd.args([
         "-std=c99",
