@@ -29,6 +29,7 @@ demo: examples
 
 test: examples
 	scripts/test-deps.sh
+	$(CARGO) build --lib --quiet    # target/debug/libkino.so, which the C tests link
 	$(CARGO) test
 	$(MAKE) test-nohttp
 	scripts/valgrind-example.sh

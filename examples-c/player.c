@@ -9,6 +9,10 @@
  * Copy from here: every kino call's status is checked, and a failure is
  * reported with kino_last_error_message().
  */
+/* nanosleep() is POSIX: ask for it, so a plain `cc -std=c99` builds this. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

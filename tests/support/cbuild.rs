@@ -26,17 +26,48 @@ pub fn lib_dir() -> PathBuf {
 /// SONAME) made if missing. Call before linking or running a program.
 pub fn linkable_lib_dir() -> PathBuf {
     let lib = lib_dir();
-    assert!(
-        lib.join("libkino.so").exists(),
-        "libkino.so not found in {}",
-        lib.display()
-    );
+    ensure_cdylib(&lib);
     match std::os::unix::fs::symlink("libkino.so", lib.join("libkino.so.0")) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => panic!("cannot link libkino.so.0 in {}: {e}", lib.display()),
     }
     lib
+}
+
+/// Builds `libkino.so` into the profile directory if it is not there:
+/// `cargo test` compiles the library only as an rlib for the tests, so on
+/// a fresh clone the shared library does not exist yet. Done once per test
+/// process; a nested `cargo build` is safe here because cargo releases its
+/// build lock before it runs the tests.
+fn ensure_cdylib(lib: &Path) {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        if lib.join("libkino.so").exists() {
+            return;
+        }
+        let profile = lib.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
+        let target_dir = lib.parent().expect("target dir");
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        clean_env(&mut cmd)
+            .current_dir(root())
+            .args(["build", "--lib", "--quiet"])
+            .arg("--target-dir")
+            .arg(target_dir);
+        if profile == "release" {
+            cmd.arg("--release");
+        }
+        if !cfg!(feature = "http") {
+            cmd.arg("--no-default-features");
+        }
+        let status = cmd.status().expect("run cargo build --lib");
+        assert!(status.success(), "cargo build --lib failed ({status})");
+    });
+    assert!(
+        lib.join("libkino.so").exists(),
+        "libkino.so not found in {} even after cargo build --lib",
+        lib.display()
+    );
 }
 
 /// Where compiled C programs go.
