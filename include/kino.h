@@ -99,6 +99,42 @@ typedef uint32_t KinoStatus;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What kind of failure `KinoStats.last_error` reports. Values are stable
+// and never reused.
+enum KinoDeliveryError
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Nothing has failed yet.
+  KINO_DELIVERY_ERROR_NONE = 0,
+  // The network: no connection, a reset, a timeout, a reply that is not
+  // HTTP. Retried with back-off.
+  KINO_DELIVERY_ERROR_NETWORK = 1,
+  // The collector answered a non-2xx status (`KinoStats.last_http_status`).
+  KINO_DELIVERY_ERROR_HTTP_STATUS = 2,
+  // TLS: the collector's certificate or the handshake was refused.
+  KINO_DELIVERY_ERROR_TLS = 3,
+  // The batch callback returned non-zero.
+  KINO_DELIVERY_ERROR_CALLBACK = 4,
+  // The spool directory could not be used (full, removed, read-only,
+  // no permission): batches are kept and sent from memory.
+  KINO_DELIVERY_ERROR_SPOOL = 5,
+  // No beacon URL and no batch callback: events are counted as failed.
+  KINO_DELIVERY_ERROR_NO_DESTINATION = 6,
+  // An internal error was caught in kino's worker (a bug: please report).
+  KINO_DELIVERY_ERROR_INTERNAL = 7,
+  // A record was larger than the body limit on its own (counted failed).
+  KINO_DELIVERY_ERROR_TOO_LARGE = 8,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum KinoDeliveryError KinoDeliveryError;
+#else
+typedef uint32_t KinoDeliveryError;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Layout of a beacon body, for `kino_config_set_format`.
 enum KinoFormat
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -228,18 +264,25 @@ typedef struct KinoResolution {
 } KinoResolution;
 
 // Delivery counters of one emitter (events unless said otherwise).
-// Always `emitted == delivered + failed + queued`.
+//
+// Every field is counted on its own, none is derived from the others, so
+// `emitted == delivered + failed + queued` is a check: it holds exactly
+// once `kino_emitter_flush` has returned OK and no call is running (while
+// events move, two fields may be read a moment apart).
 typedef struct KinoStats {
-  // Records accepted into the queue (calls that returned OK, plus
-  // records kino makes itself).
+  // Records accepted (calls that returned OK, plus records kino makes
+  // itself), counted when accepted.
   uint64_t emitted;
-  // Calls that returned `KINO_STATUS_QUEUE_FULL`.
+  // Calls that returned `KINO_STATUS_QUEUE_FULL`. Gaps in the records'
+  // sequence numbers add up to this.
   uint64_t dropped;
   // Accepted events the collector (2xx) or the callback (0) took.
   uint64_t delivered;
-  // Accepted events given up on (refused, or no destination configured).
+  // Accepted events given up on (refused, evicted from the spool, lost,
+  // or no destination configured).
   uint64_t failed;
-  // Accepted events not yet delivered or failed.
+  // Accepted events not yet delivered or failed: those in memory plus
+  // `spooled`.
   uint64_t queued;
   // Batches delivered.
   uint64_t batches;
@@ -250,7 +293,7 @@ typedef struct KinoStats {
   // Events evicted from the spool by its size or age bound; this
   // emitter's own evicted events also count in `failed`.
   uint64_t evicted;
-  // Events left in the spool by an earlier run (or another emitter) and
+  // Events left in the spool by an earlier run (or a freed emitter) and
   // delivered by this one; not part of `emitted` or `delivered`.
   uint64_t resent;
   // Corrupt, truncated or foreign files seen in the spool directory
@@ -261,6 +304,17 @@ typedef struct KinoStats {
   // When a batch was last delivered, milliseconds since the Unix epoch
   // (0: never).
   uint64_t last_success_unix_ms;
+  // Spool operations that failed (a batch not written: disk full, the
+  // directory removed or read-only; or the spool could not be opened).
+  // Those batches were kept and sent from memory: nothing is lost for it.
+  uint64_t spool_errors;
+  // Internal errors caught in kino's worker (bugs); it carried on, and
+  // a batch being delivered at that moment was counted as failed.
+  uint64_t internal_errors;
+  // Why the last failure happened: a `KinoDeliveryError` value
+  // (`KINO_DELIVERY_ERROR_NONE` if nothing failed yet). The message is
+  // `kino_emitter_last_delivery_error()`.
+  uint64_t last_error;
 } KinoStats;
 
 // QoE figures. The first six are the seed's `QoeBreakdown`; the rest are
@@ -534,6 +588,16 @@ KinoStatus kino_emitter_qoe(const struct KinoEmitter *emitter, struct KinoQoeBre
 // `INVALID_ARGUMENT` (`fps` not finite and positive, or no view has been
 // loaded yet), `BUFFER_TOO_SMALL` (nothing written to `buf`).
 KinoStatus kino_emitter_export_p1203(const struct KinoEmitter *emitter, double fps, char *buf, size_t len, size_t *needed);
+
+// Writes the message of the last delivery failure (what
+// `KinoStats.last_error` stands for, e.g. "collector answered HTTP 503"
+// or a spool write error naming its path) into `buf`, NUL-terminated;
+// "" if nothing has failed. `*needed` (if not NULL) receives the size the
+// text needs, NUL included, on success and on `BUFFER_TOO_SMALL`.
+//
+// Errors: `NULL_ARGUMENT` (emitter; or buf with `len` big enough),
+// `BUFFER_TOO_SMALL` (nothing written to `buf`).
+KinoStatus kino_emitter_last_delivery_error(const struct KinoEmitter *emitter, char *buf, size_t len, size_t *needed);
 
 // The message of this thread's last failed kino call, or "" if none has
 // failed on this thread. Never NULL.

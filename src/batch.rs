@@ -113,7 +113,7 @@ mod tests {
                         sequence: i,
                         timestamp: chrono::Utc::now(),
                         event: AnalyticsEvent::Play { position: i as f64 },
-                        reserved_qoe_sequence: 0,
+                        mono: crate::clock::Mono::default(),
                     },
                     None,
                 )

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::{system_wall_clock, WallClock};
 use crate::error::{Error, Result};
 use crate::retry::Backoff;
 use crate::transport::callback::CallbackSpec;
@@ -40,6 +41,7 @@ pub struct Config {
     pub(crate) spool_max_bytes: u64,
     pub(crate) spool_max_age: Duration,
     pub(crate) format: BeaconFormat,
+    pub(crate) wall_clock: WallClock,
 }
 
 /// How a batch is laid out in a beacon body.
@@ -73,6 +75,7 @@ impl Default for Config {
             spool_max_bytes: 10 * 1024 * 1024,
             spool_max_age: Duration::from_secs(7 * 24 * 3600),
             format: BeaconFormat::JsonArray,
+            wall_clock: system_wall_clock,
         }
     }
 }
@@ -328,13 +331,28 @@ impl Config {
 
     /// Keeps undelivered batches in `dir` (created if missing) until they
     /// are delivered, across restarts; `None` turns the spool off.
+    /// The path must be absolute: a relative one would depend on the
+    /// process's working directory, which an app does not control.
     pub fn set_spool_dir(&mut self, dir: Option<&str>) -> Result<()> {
         match dir {
             Some("") => return Err(Error::invalid("spool directory must not be empty")),
+            Some(d) if !std::path::Path::new(d).is_absolute() => {
+                return Err(Error::invalid(format!(
+                    "spool directory must be an absolute path (got {d:?})"
+                )))
+            }
             Some(d) => self.spool_dir = Some(PathBuf::from(d)),
             None => self.spool_dir = None,
         }
         Ok(())
+    }
+
+    /// Test seam: where the worker reads the wall-clock time that records'
+    /// timestamps are dated on (default `SystemTime::now`). QoE durations
+    /// never use it.
+    #[doc(hidden)]
+    pub fn set_wall_clock(&mut self, clock: WallClock) {
+        self.wall_clock = clock;
     }
 
     /// Bound on the spool's size on disk (default 10 MiB, at least 64 KiB);
@@ -390,6 +408,8 @@ mod tests {
         assert!(c.set_spool_max_bytes(MIN_SPOOL_BYTES).is_ok());
         assert!(c.set_spool_max_age_s(0).is_err());
         assert!(c.set_spool_dir(Some("")).is_err());
+        assert!(c.set_spool_dir(Some("relative/spool")).is_err());
+        assert!(c.set_spool_dir(Some("/abs/spool")).is_ok());
     }
 
     #[test]

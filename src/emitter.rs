@@ -1,68 +1,64 @@
 //! The caller side: validate, stamp, `try_send`. This is the path a
 //! player's playback thread runs on every `kino_emit_*` call: no lock, no
-//! system call, and no allocation for numeric events. The worker is woken
-//! only for urgent events or a queue past half full.
+//! system call on the normal path, and no allocation for numeric events.
+//! The worker is woken only by the first event after an idle period, a
+//! batch's worth queued, or an urgent event.
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 
+use crate::clock::Mono;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{AnalyticsEvent, SessionId};
 use crate::ids::IdGenerator;
 use crate::sanitize::sanitize;
-use crate::spool::Spool;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::transport::callback::CallbackSink;
 use crate::transport::BatchSink;
 use crate::view::ViewFigures;
-use crate::worker::{Call, Inbox, Requests, Shared, Worker};
+use crate::worker::shared::{Inbox, Requests, SpoolCell};
+use crate::worker::{Call, Due, Settings, Shared, SpoolSettings, Worker};
 
 /// Extra time `Drop` waits for the worker beyond the shutdown timeout
-/// (CONTRACT.md allows 250 ms; the rest is for the spool rescue below).
+/// (CONTRACT.md allows 250 ms in all; the rest is for the spool rescue).
 pub const SHUTDOWN_MARGIN: Duration = Duration::from_millis(150);
 
-/// Latest end of the spool rescue, after the shutdown deadline (the
-/// contract allows 250 ms beyond it for the whole of free).
+/// Latest end of the spool rescue, after the shutdown deadline.
 const RESCUE_LIMIT: Duration = Duration::from_millis(230);
 
-/// Where `Drop` writes what a stuck worker could not: the spool settings.
-struct Rescue {
-    dir: std::path::PathBuf,
-    max_bytes: u64,
-    max_age: Duration,
-    max_body_bytes: usize,
-}
+/// Stack size of a worker thread: enough for a TLS handshake, a fraction
+/// of the platform default (an app with many players has many workers).
+const WORKER_STACK: usize = 512 * 1024;
 
 /// One player instance's analytics pipe. Thread-safe: `emit`, `flush`,
 /// `stats` and `qoe` may be called from any thread at once.
 pub struct Emitter {
     shared: Arc<Shared>,
     tx: Sender<Call>,
-    wake: Sender<()>,
-    /// Whether a view is open, as the callers see it: lets a closing call
-    /// reserve the sequence number of the view's `qoe` record.
-    view_open: AtomicBool,
-    high_water: usize,
-    /// `sequence & mask == 0` selects the calls that check the fill level.
-    fill_check_mask: u64,
+    /// Admission bound: events in memory (queue and worker) at most.
+    capacity: u64,
+    /// Calls with `sequence & wake_check_mask == 0` look at the queue's
+    /// length, and wake the worker once a batch's worth is waiting.
+    wake_check_mask: u64,
+    wake_threshold: usize,
     keep_url_query: bool,
     shutdown_timeout: Duration,
+    max_body_bytes: usize,
     sink: Option<Arc<dyn BatchSink>>,
-    rescue: Option<Rescue>,
-    worker: Mutex<Option<(JoinHandle<()>, crossbeam_channel::Receiver<()>)>>,
+    worker: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
     worker_thread: ThreadId,
 }
 
 impl Emitter {
-    /// Starts an emitter and its worker thread.
+    /// Starts an emitter and its worker thread. With a spool directory, only
+    /// cheap checks run here (the directory exists or can be made, and is
+    /// writable); the worker opens the spool on its own thread.
     pub fn new(config: &Config) -> Result<Emitter> {
         let capacity = config.queue_capacity as usize;
         let (tx, rx) = crossbeam_channel::bounded(capacity);
@@ -75,17 +71,9 @@ impl Emitter {
         } else {
             http_sink(config)
         };
-        let shared = Arc::new(Shared {
-            session_id: SessionId::new(),
-            stats: Stats::default(),
-            rx,
-            inbox: Mutex::new(Inbox::default()),
-            requests: Mutex::new(Requests::default()),
-            capacity,
-            ids: Mutex::new(IdGenerator::from_os()),
-            dealt: std::sync::atomic::AtomicU64::new(0),
-            abandoned: AtomicBool::new(false),
-        });
+        if let Some(dir) = &config.spool_dir {
+            check_spool_dir(dir)?;
+        }
         // A spool file holds one body: keep bodies well inside its bound.
         let max_body_bytes = match &config.spool_dir {
             Some(_) => config
@@ -93,51 +81,57 @@ impl Emitter {
                 .min((config.spool_max_bytes / 4).max(1024) as usize),
             None => config.max_body_bytes,
         };
-        let rescue = config.spool_dir.as_ref().map(|dir| Rescue {
-            dir: dir.clone(),
-            max_bytes: config.spool_max_bytes,
-            max_age: config.spool_max_age,
-            max_body_bytes,
+        let shared = Arc::new(Shared {
+            session_id: SessionId::new(),
+            stats: Stats::default(),
+            rx: rx.clone(),
+            inbox: Mutex::new(Inbox::default()),
+            requests: Mutex::new(Requests::default()),
+            wake: wake_tx,
+            dealt: std::sync::atomic::AtomicU64::new(0),
+            spool: SpoolCell::default(),
+            ids: Mutex::new(IdGenerator::from_os()),
+            wall_clock: config.wall_clock,
         });
-        let spool = match &config.spool_dir {
-            Some(dir) => Some(Spool::open(
-                dir,
-                config.spool_max_bytes,
-                config.spool_max_age,
-            )?),
-            None => None,
-        };
         let worker = Worker {
             shared: Arc::clone(&shared),
+            rx,
             wake: wake_rx,
             sink: sink.clone(),
-            batch_size: config.batch_size as usize,
-            flush_interval: config.flush_interval,
-            request_timeout: config.request_timeout,
-            backoff: config.backoff,
-            max_body_bytes,
-            format: config.format,
-            spool,
+            settings: Settings {
+                batch_size: config.batch_size as usize,
+                flush_interval: config.flush_interval,
+                request_timeout: config.request_timeout,
+                backoff: config.backoff,
+                max_body_bytes,
+                format: config.format,
+                spool: config.spool_dir.as_ref().map(|dir| SpoolSettings {
+                    dir: dir.clone(),
+                    max_bytes: config.spool_max_bytes,
+                    max_age: config.spool_max_age,
+                }),
+            },
             _done: done_tx,
         };
         let handle = std::thread::Builder::new()
             .name("kino-worker".into())
+            .stack_size(WORKER_STACK)
             .spawn(move || worker.run())
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start worker thread: {e}")))?;
         let worker_thread = handle.thread().id();
+        let wake_threshold = (config.batch_size as usize)
+            .min(capacity.div_ceil(2))
+            .max(1);
         Ok(Emitter {
             shared,
             tx,
-            wake: wake_tx,
-            view_open: AtomicBool::new(false),
-            high_water: capacity.div_ceil(2),
-            // Every call for tiny queues, up to every 64th for large ones,
-            // so the check happens well before the queue can fill.
-            fill_check_mask: fill_check_mask(capacity),
+            capacity: capacity as u64,
+            wake_check_mask: check_mask(wake_threshold),
+            wake_threshold,
             keep_url_query: config.keep_url_query,
             shutdown_timeout: config.shutdown_timeout,
+            max_body_bytes,
             sink,
-            rescue,
             worker: Mutex::new(Some((handle, done_rx))),
             worker_thread,
         })
@@ -151,82 +145,75 @@ impl Emitter {
     /// Validates, stamps and queues one event; returns its sequence number.
     ///
     /// Refused input (`InvalidArgument`) takes no sequence number; a full
-    /// queue (`QueueFull`) does, leaving a gap the collector can see.
+    /// queue (`QueueFull`) does, leaving a gap the collector can see: gaps
+    /// in the sequence always add up to `dropped`.
     pub fn emit(&self, event: AnalyticsEvent) -> Result<u64> {
         let event = sanitize(event, self.keep_url_query)?;
+        let c = &self.shared.stats.caller;
+        if c.closed.load(Relaxed) {
+            return Err(closed());
+        }
+        let sequence = c.sequence.fetch_add(1, Relaxed) + 1;
+        // Admission: events in memory (queue, inbox, batch in flight) never
+        // exceed the capacity, however long the collector is away.
+        if c.in_memory.fetch_add(1, Relaxed) >= self.capacity {
+            c.in_memory.fetch_sub(1, Relaxed);
+            c.dropped.fetch_add(1, Relaxed);
+            return Err(queue_full());
+        }
+        // Counted before it is queued: the worker can never settle an
+        // event that `emitted` does not hold yet.
+        c.emitted.fetch_add(1, Relaxed);
         let urgent = event.is_urgent();
-        // A call that closes a view reserves the next number for the
-        // view's `qoe` record, so the record follows it directly.
-        let closes_view = match &event {
-            AnalyticsEvent::Load { .. } => self.view_open.swap(true, Relaxed),
-            AnalyticsEvent::End { .. } | AnalyticsEvent::Error { fatal: true, .. } => {
-                self.view_open.swap(false, Relaxed)
-            }
-            _ => false,
-        };
-        let numbers = if closes_view { 2 } else { 1 };
-        let sequence = self
-            .shared
-            .stats
-            .caller
-            .sequence
-            .fetch_add(numbers, Relaxed)
-            + 1;
         let call = Call {
             sequence,
-            at: SystemTime::now(),
+            mono: Mono::now(),
             event,
-            reserved_qoe_sequence: if closes_view { sequence + 1 } else { 0 },
         };
         match self.tx.try_send(call) {
             Ok(()) => {
-                // Counted once accepted (with the qoe record it reserved), so
-                // a refused call never shows in `emitted`, not even briefly.
-                // The worker may see the event first; a snapshot then clamps
-                // `queued` at 0 for that instant.
-                self.shared.stats.caller.emitted.fetch_add(numbers, Relaxed);
-                // The fill level is read every few calls only: it lives on
-                // the worker's cache line.
+                // The queue's length is read every few calls only: it lives
+                // on the worker's cache line.
                 if urgent
-                    || (sequence & self.fill_check_mask == 0 && self.tx.len() >= self.high_water)
+                    || (sequence & self.wake_check_mask == 0
+                        && self.tx.len() >= self.wake_threshold)
                 {
                     // Full means a wake-up is already pending.
-                    let _ = self.wake.try_send(());
+                    let _ = self.shared.wake.try_send(());
                 }
                 Ok(sequence)
             }
-            Err(TrySendError::Full(call)) => {
-                if let AnalyticsEvent::Load { .. } = call.event {
-                    // The view this load would have opened never exists.
-                    self.view_open.store(closes_view, Relaxed);
+            Err(e) => {
+                c.emitted.fetch_sub(1, Relaxed);
+                c.in_memory.fetch_sub(1, Relaxed);
+                match e {
+                    // Cannot happen (admission keeps the channel from
+                    // filling); counted as a drop if it ever does.
+                    TrySendError::Full(_) => {
+                        c.dropped.fetch_add(1, Relaxed);
+                        Err(queue_full())
+                    }
+                    TrySendError::Disconnected(_) => Err(closed()),
                 }
-                self.shared.stats.caller.dropped.fetch_add(1, Relaxed);
-                Err(Error::fixed(
-                    ErrorKind::QueueFull,
-                    "event queue is full: event dropped and counted",
-                ))
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                Err(Error::fixed(ErrorKind::Closed, "emitter is shut down"))
             }
         }
     }
 
     /// Waits until everything emitted before this call has been dealt with
-    /// (delivered, or counted as failed), or `timeout` passes.
+    /// (delivered, counted as failed, or with a spool written to disk), or
+    /// `timeout` passes.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
-        if std::thread::current().id() == self.worker_thread {
+        if self.on_worker_thread() {
             return Err(Error::fixed(
                 ErrorKind::InvalidArgument,
                 "flush called from the batch callback (kino's own worker thread) would deadlock",
             ));
         }
-        if self.shared.stats.snapshot().queued == 0 {
-            return Ok(()); // nothing accepted is still waiting
+        if self.shared.stats.caller.in_memory.load(Relaxed) == 0 {
+            return Ok(()); // nothing accepted is still in memory
         }
         let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
-        self.shared.requests.lock().flushes.push(ack_tx);
-        let _ = self.wake.try_send(());
+        self.shared.request_flush(ack_tx);
         match ack_rx.recv_timeout(timeout) {
             Ok(()) => Ok(()),
             Err(_) => Err(Error::new(
@@ -241,11 +228,16 @@ impl Emitter {
         self.shared.stats.snapshot()
     }
 
+    /// Why the last delivery attempt or spool write failed ("" if none).
+    pub fn last_error_message(&self) -> String {
+        self.shared.stats.last_error_message()
+    }
+
     /// QoE of the open view, else of the last closed one, else `None`,
     /// over every event emitted before this call.
     pub fn qoe(&self) -> Option<ViewFigures> {
         self.shared.drain();
-        self.shared.inbox.lock().views.current(Utc::now())
+        self.shared.inbox.lock().views.current(Mono::now())
     }
 
     /// The open view (else the last closed one) as ITU-T P.1203 input
@@ -253,7 +245,13 @@ impl Emitter {
     /// [`crate::view::ViewTracker::p1203_json`].
     pub fn p1203_json(&self, fps: f64) -> Option<String> {
         self.shared.drain();
-        self.shared.inbox.lock().views.p1203_json(fps, Utc::now())
+        self.shared.inbox.lock().views.p1203_json(fps, Mono::now())
+    }
+
+    /// True on this emitter's own worker thread (inside its batch
+    /// callback), where waiting for the worker would deadlock.
+    pub fn on_worker_thread(&self) -> bool {
+        std::thread::current().id() == self.worker_thread
     }
 
     /// Asks the worker to deliver what it can by the shutdown deadline,
@@ -262,22 +260,24 @@ impl Emitter {
     fn shut_down(&mut self) {
         let deadline = Instant::now() + self.shutdown_timeout;
         self.shared.requests.lock().shutdown = Some(deadline);
-        let _ = self.wake.try_send(());
+        let _ = self.shared.wake.try_send(());
+        if self.on_worker_thread() {
+            // Dropped from inside the sink (a Rust sink only: the C API
+            // refuses it): the worker ends its loop after this call.
+            return;
+        }
         if let Some((handle, done)) = self.worker.lock().take() {
-            if std::thread::current().id() != self.worker_thread {
-                let wait_until = deadline + SHUTDOWN_MARGIN;
-                match done.recv_deadline(wait_until) {
-                    // The worker dropped its end: it has returned.
-                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) | Ok(()) => {
-                        let _ = handle.join();
-                    }
-                    // Stuck in a request: let it finish on its own state,
-                    // and put what it never got to on disk ourselves.
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                        self.shared.abandoned.store(true, Relaxed);
-                        drop(handle);
-                        self.rescue_to_spool(deadline + RESCUE_LIMIT);
-                    }
+            match done.recv_deadline(deadline + SHUTDOWN_MARGIN) {
+                // The worker dropped its end: it has returned.
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) | Ok(()) => {
+                    let _ = handle.join();
+                }
+                // Stuck in a request (or in a slow disk write): let it
+                // finish on its own state, and put what it never got to on
+                // disk ourselves.
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    drop(handle);
+                    self.rescue_to_spool(deadline + RESCUE_LIMIT);
                 }
             }
         }
@@ -285,39 +285,38 @@ impl Emitter {
             sink.close();
         }
     }
-}
 
-impl Emitter {
-    /// With a spool, writes what is still queued to it from this thread
-    /// (the worker is stuck in a request), closing the open view first.
-    /// The worker takes from the same inbox under its lock, so no event is
-    /// written twice.
-    /// Stops at `until` (what is left then stays with the stuck worker,
-    /// which spools it if the process lives long enough).
+    /// The worker is stuck: from this thread, write what is still queued to
+    /// the spool (closing the open view first), until `until`, and make
+    /// sure the worker never touches the spool again. If the worker holds
+    /// the spool (a write under way) past `until`, nothing is rescued.
     fn rescue_to_spool(&self, until: Instant) {
-        let Some(r) = &self.rescue else {
+        let cell = &self.shared.spool;
+        let Some(mut guard) = cell.spool.try_lock_until(until) else {
+            cell.abandoned.store(true, Relaxed);
             return;
         };
-        if Instant::now() >= until {
-            return;
-        }
-        let Ok(mut spool) = Spool::open(&r.dir, r.max_bytes, r.max_age) else {
+        cell.abandoned.store(true, Relaxed);
+        let Some(spool) = guard.as_mut() else {
             return;
         };
-        self.shared.close_view(Utc::now());
-        let mut all = usize::MAX;
-        // As few files as the body limit allows: each costs two fsyncs.
-        while Instant::now() < until {
-            let Some((parts, _)) =
-                self.shared
-                    .take_parts(usize::MAX, r.max_body_bytes, true, &mut all)
+        self.shared.drain();
+        self.shared.close_view();
+        'rescue: while Instant::now() < until {
+            let Some(parts) = self
+                .shared
+                .take_parts(usize::MAX, self.max_body_bytes, Due::All)
             else {
                 break;
             };
             for part in parts {
-                let _ = spool.write(&part.json, part.events);
+                if Instant::now() >= until || spool.write(&part.json, part.events).is_err() {
+                    break 'rescue;
+                }
             }
         }
+        // The stuck worker will never send them: let others take them now.
+        spool.disown();
     }
 }
 
@@ -327,12 +326,62 @@ impl Drop for Emitter {
     }
 }
 
-/// Which calls check the queue's fill level: `sequence & mask == 0`. The
-/// interval is the largest power of two ≤ capacity/8, between 1 and 64.
-fn fill_check_mask(capacity: usize) -> u64 {
-    let every = (capacity / 8).clamp(1, 64) as u64;
+fn queue_full() -> Error {
+    Error::fixed(
+        ErrorKind::QueueFull,
+        "event queue is full: event dropped and counted",
+    )
+}
+
+fn closed() -> Error {
+    Error::fixed(
+        ErrorKind::Closed,
+        "emitter is shut down (its worker stopped after repeated internal errors)",
+    )
+}
+
+/// The calls that read the queue's length: `sequence & mask == 0` for a
+/// mask that makes it at least twice per `threshold` calls, at most every
+/// 64th call.
+fn check_mask(threshold: usize) -> u64 {
+    let every = (threshold / 2).clamp(1, 64) as u64;
     let every = 1u64 << (63 - every.leading_zeros());
     every - 1
+}
+
+/// The checks `kino_emitter_new` makes on the host's thread: the spool
+/// directory exists (or is created) and is a writable directory. Probing
+/// with a real write and fsync is left to the worker.
+fn check_spool_dir(dir: &std::path::Path) -> Result<()> {
+    let fail = |what: &str| {
+        Error::new(
+            ErrorKind::Io,
+            format!("spool directory {} {what}", dir.display()),
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(&format!("cannot be created: {e}")))?;
+    if !dir.is_dir() {
+        return Err(fail("is not a directory"));
+    }
+    if !writable(dir) {
+        return Err(fail("is not writable"));
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn writable(dir: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated path; access(2) only reads it.
+    unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+}
+
+#[cfg(not(unix))]
+fn writable(dir: &std::path::Path) -> bool {
+    std::fs::metadata(dir).is_ok_and(|m| !m.permissions().readonly())
 }
 
 /// The HTTP sink for the configured beacon URL, if any.
@@ -356,15 +405,14 @@ fn http_sink(_config: &Config) -> Option<Arc<dyn BatchSink>> {
 
 #[cfg(test)]
 mod tests {
-    use super::fill_check_mask;
+    use super::check_mask;
 
     #[test]
-    fn the_fill_level_is_checked_often_enough() {
-        assert_eq!(fill_check_mask(1), 0, "tiny queues: every call");
-        assert_eq!(fill_check_mask(15), 0);
-        assert_eq!(fill_check_mask(16), 1);
-        assert_eq!(fill_check_mask(47), 3);
-        assert_eq!(fill_check_mask(1000), 63);
-        assert_eq!(fill_check_mask(1 << 20), 63);
+    fn the_queue_length_is_read_often_enough() {
+        assert_eq!(check_mask(1), 0, "tiny thresholds: every call");
+        assert_eq!(check_mask(3), 0);
+        assert_eq!(check_mask(4), 1);
+        assert_eq!(check_mask(50), 15);
+        assert_eq!(check_mask(1000), 63);
     }
 }

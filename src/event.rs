@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::view::ViewFigures;
+use crate::clock::Mono;
+use crate::figures::ViewFigures;
 
 /// One emitter's session identifier: a random UUID, serialized as a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -164,21 +165,20 @@ impl AnalyticsEvent {
     }
 }
 
-/// An event as it leaves the caller's thread: stamped with its sequence
-/// number and the time of the `kino_emit_*` call. Holds no heap data for
-/// numeric events, so queueing it does not allocate.
+/// An event as the worker sees it: its sequence number, the monotonic
+/// reading taken at the `kino_emit_*` call (QoE durations use it), and its
+/// wall-clock timestamp (what the record carries). Holds no heap data for
+/// numeric events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StampedEvent {
     /// 1, 2, 3… per emitter, in call order.
     pub sequence: u64,
-    /// When the host called `kino_emit_*`.
+    /// When the host called `kino_emit_*`, on the monotonic clock.
+    pub mono: Mono,
+    /// The same moment on the wall clock.
     pub timestamp: DateTime<Utc>,
     /// The event itself.
     pub event: AnalyticsEvent,
-    /// The sequence number the caller reserved for the `qoe` record of the
-    /// view this event closes (`sequence + 1`), so that record follows it
-    /// directly; 0 when none was reserved.
-    pub reserved_qoe_sequence: u64,
 }
 
 /// The record a collector receives: metadata plus the event's fields,
@@ -387,7 +387,7 @@ mod tests {
                 sequence: 7,
                 timestamp: ts,
                 event: AnalyticsEvent::Play { position: 1.0 },
-                reserved_qoe_sequence: 0,
+                mono: Mono::default(),
             },
             None,
         );
@@ -428,7 +428,7 @@ mod tests {
                         sequence: n,
                         timestamp: Utc::now(),
                         event: AnalyticsEvent::Play { position: n as f64 },
-                        reserved_qoe_sequence: 0,
+                        mono: Mono::default(),
                     },
                     None,
                 )

@@ -7,20 +7,25 @@
 //! 2. [`emitter::Emitter::emit`] validates ([`sanitize`]), stamps the
 //!    sequence number and time, and `try_send`s into a bounded channel —
 //!    never blocking, never waking the worker on the normal path.
-//! 3. [`worker`] drains the channel on its own timer, feeds the QoE
-//!    tracker ([`qoe`]), and cuts batches by size, interval or urgency.
+//! 3. [`worker`] drains the channel when there is work, feeds the QoE
+//!    tracker ([`view`]), and cuts batches by size, interval or urgency
+//!    (with a [`spool`], writing them to disk first).
 //! 4. [`transport`] delivers a batch: [`transport::http`] POSTs it with
 //!    ureq, or [`transport::callback`] hands it to the host's callback.
 //!
-//! [`event`] is the wire format (CONTRACT.md §3); [`config`] is the
-//! validated configuration; [`stats`] the delivery counters.
+//! [`event`] is the wire format (CONTRACT.md §3) and [`figures`] a view's
+//! QoE record; [`config`] is the validated configuration; [`stats`] the
+//! delivery counters; [`clock`] the two clocks (monotonic for durations,
+//! wall for timestamps).
 
 pub mod batch;
+pub mod clock;
 pub mod config;
 pub mod emitter;
 pub mod error;
 pub mod event;
 pub mod ffi;
+pub mod figures;
 pub mod ids;
 pub mod qoe;
 pub mod retry;

@@ -3,7 +3,8 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration};
+use kino::clock::Mono;
 use kino::event::{AnalyticsEvent, PlayerState, QualityChangeReason, Resolution, StampedEvent};
 use kino::view::{ViewFigures, ViewTracker};
 use proptest::prelude::*;
@@ -147,7 +148,7 @@ fn check_figures(f: &ViewFigures, monotonic: bool) {
     }
 }
 
-fn check_p1203(t: &ViewTracker, now: DateTime<Utc>) {
+fn check_p1203(t: &ViewTracker, now: Mono) {
     if let Some(text) = t.p1203_json(25.0, now) {
         assert!(!text.contains("NaN") && !text.contains("null"), "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -165,22 +166,43 @@ proptest! {
     })]
 
     #[test]
-    fn random_sessions_keep_every_invariant((monotonic, steps) in session()) {
-        let base = DateTime::from_timestamp_millis(1_700_000_000_000).unwrap();
-        let mut now = base;
+    fn random_sessions_keep_every_invariant(
+        (monotonic, steps) in session(),
+        wall_steps in prop::collection::vec(-3_600_000i64..3_600_000, 64),
+    ) {
+        // Two clocks: the monotonic one the tracker measures with (it goes
+        // back only when `monotonic` is false, to prove nothing panics), and
+        // a wall clock stepped forward and back by up to an hour at every
+        // event. A second tracker sees the same events with a wall clock
+        // that never moves: the figures must not differ.
+        const BASE_MS: i64 = 1_700_000_000_000;
+        let mut mono_ms = BASE_MS;
+        let mut wall = DateTime::from_timestamp_millis(BASE_MS).unwrap();
+        let still_wall = wall;
+        let mono = |ms: i64| Mono::from_millis(ms as u64);
         let mut t = ViewTracker::new();
+        let mut still = ViewTracker::new();
         let mut open: Option<Uuid> = None;
         let mut seen_ids = HashSet::new();
         let mut closed_ids = HashSet::new();
         for (i, (step, event)) in steps.into_iter().enumerate() {
             let step = if monotonic { step.abs() } else { step };
-            now += Duration::milliseconds(step);
+            mono_ms += step;
+            wall += Duration::milliseconds(wall_steps[i % wall_steps.len()]);
+            let now = mono(mono_ms);
             let closes = matches!(
                 event,
                 AnalyticsEvent::End { .. } | AnalyticsEvent::Error { fatal: true, .. }
             );
             let is_load = matches!(event, AnalyticsEvent::Load { .. });
-            let o = t.observe(&StampedEvent { sequence: i as u64 + 1, timestamp: now, event, reserved_qoe_sequence: 0 });
+            let stamped = StampedEvent { sequence: i as u64 + 1, mono: now, timestamp: wall, event };
+            let o = t.observe(&stamped);
+            let o_still = still.observe(&StampedEvent { timestamp: still_wall, ..stamped });
+            prop_assert_eq!(
+                o.closed.as_ref().map(|c| &c.figures),
+                o_still.closed.as_ref().map(|c| &c.figures),
+                "a wall-clock step changed a closed view's figures"
+            );
 
             // The view model: who owns this record, and what closed.
             if is_load {
@@ -203,10 +225,12 @@ proptest! {
             }
             if let Some(f) = t.current(now) {
                 check_figures(&f, monotonic);
+                prop_assert_eq!(Some(f), still.current(now));
             }
             check_p1203(&t, now);
         }
-        now += Duration::milliseconds(1000);
+        mono_ms += 1000;
+        let now = mono(mono_ms);
         let last = t.close(now);
         prop_assert_eq!(last.as_ref().map(|c| c.view_id), open);
         if let Some(c) = last {

@@ -4,8 +4,9 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use super::config::KinoConfig;
+use super::error::record_message;
 use super::qoe::KinoQoeBreakdown;
-use super::{deref, guard, guard_status, null, write_out, KinoStatus};
+use super::{copy_out, deref, guard, guard_status, null, write_out, KinoStatus};
 use crate::config::Config;
 use crate::emitter::Emitter;
 use crate::error::{Error, ErrorKind};
@@ -22,20 +23,27 @@ use crate::error::{Error, ErrorKind};
 pub struct KinoEmitter(pub(crate) Emitter);
 
 /// Delivery counters of one emitter (events unless said otherwise).
-/// Always `emitted == delivered + failed + queued`.
+///
+/// Every field is counted on its own, none is derived from the others, so
+/// `emitted == delivered + failed + queued` is a check: it holds exactly
+/// once `kino_emitter_flush` has returned OK and no call is running (while
+/// events move, two fields may be read a moment apart).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KinoStats {
-    /// Records accepted into the queue (calls that returned OK, plus
-    /// records kino makes itself).
+    /// Records accepted (calls that returned OK, plus records kino makes
+    /// itself), counted when accepted.
     pub emitted: u64,
-    /// Calls that returned `KINO_STATUS_QUEUE_FULL`.
+    /// Calls that returned `KINO_STATUS_QUEUE_FULL`. Gaps in the records'
+    /// sequence numbers add up to this.
     pub dropped: u64,
     /// Accepted events the collector (2xx) or the callback (0) took.
     pub delivered: u64,
-    /// Accepted events given up on (refused, or no destination configured).
+    /// Accepted events given up on (refused, evicted from the spool, lost,
+    /// or no destination configured).
     pub failed: u64,
-    /// Accepted events not yet delivered or failed.
+    /// Accepted events not yet delivered or failed: those in memory plus
+    /// `spooled`.
     pub queued: u64,
     /// Batches delivered.
     pub batches: u64,
@@ -46,7 +54,7 @@ pub struct KinoStats {
     /// Events evicted from the spool by its size or age bound; this
     /// emitter's own evicted events also count in `failed`.
     pub evicted: u64,
-    /// Events left in the spool by an earlier run (or another emitter) and
+    /// Events left in the spool by an earlier run (or a freed emitter) and
     /// delivered by this one; not part of `emitted` or `delivered`.
     pub resent: u64,
     /// Corrupt, truncated or foreign files seen in the spool directory
@@ -57,7 +65,58 @@ pub struct KinoStats {
     /// When a batch was last delivered, milliseconds since the Unix epoch
     /// (0: never).
     pub last_success_unix_ms: u64,
+    /// Spool operations that failed (a batch not written: disk full, the
+    /// directory removed or read-only; or the spool could not be opened).
+    /// Those batches were kept and sent from memory: nothing is lost for it.
+    pub spool_errors: u64,
+    /// Internal errors caught in kino's worker (bugs); it carried on, and
+    /// a batch being delivered at that moment was counted as failed.
+    pub internal_errors: u64,
+    /// Why the last failure happened: a `KinoDeliveryError` value
+    /// (`KINO_DELIVERY_ERROR_NONE` if nothing failed yet). The message is
+    /// `kino_emitter_last_delivery_error()`.
+    pub last_error: u64,
 }
+
+/// What kind of failure `KinoStats.last_error` reports. Values are stable
+/// and never reused.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KinoDeliveryError {
+    /// Nothing has failed yet.
+    None = 0,
+    /// The network: no connection, a reset, a timeout, a reply that is not
+    /// HTTP. Retried with back-off.
+    Network = 1,
+    /// The collector answered a non-2xx status (`KinoStats.last_http_status`).
+    HttpStatus = 2,
+    /// TLS: the collector's certificate or the handshake was refused.
+    Tls = 3,
+    /// The batch callback returned non-zero.
+    Callback = 4,
+    /// The spool directory could not be used (full, removed, read-only,
+    /// no permission): batches are kept and sent from memory.
+    Spool = 5,
+    /// No beacon URL and no batch callback: events are counted as failed.
+    NoDestination = 6,
+    /// An internal error was caught in kino's worker (a bug: please report).
+    Internal = 7,
+    /// A record was larger than the body limit on its own (counted failed).
+    TooLarge = 8,
+}
+
+const _: () = {
+    use crate::stats::DeliveryError as D;
+    assert!(KinoDeliveryError::None as u32 == D::None as u32);
+    assert!(KinoDeliveryError::Network as u32 == D::Network as u32);
+    assert!(KinoDeliveryError::HttpStatus as u32 == D::HttpStatus as u32);
+    assert!(KinoDeliveryError::Tls as u32 == D::Tls as u32);
+    assert!(KinoDeliveryError::Callback as u32 == D::Callback as u32);
+    assert!(KinoDeliveryError::Spool as u32 == D::Spool as u32);
+    assert!(KinoDeliveryError::NoDestination as u32 == D::NoDestination as u32);
+    assert!(KinoDeliveryError::Internal as u32 == D::Internal as u32);
+    assert!(KinoDeliveryError::TooLarge as u32 == D::TooLarge as u32);
+};
 
 /// Creates an emitter from `config` (NULL means the defaults, including
 /// `KINO_BEACON_URL`) and starts its background thread. On success writes
@@ -110,11 +169,21 @@ pub extern "C" fn kino_emitter_flush(emitter: *mut KinoEmitter, timeout_ms: u32)
 #[no_mangle]
 pub extern "C" fn kino_emitter_free(emitter: *mut KinoEmitter) {
     guard((), || {
-        if !emitter.is_null() {
-            // SAFETY: non-NULL emitters come from kino_emitter_new and are
-            // freed once, with no other thread using them (API contract).
-            drop(unsafe { Box::from_raw(emitter) });
+        // SAFETY: non-NULL emitters come from kino_emitter_new and are
+        // freed once, with no other thread using them (API contract).
+        let Some(live) = (unsafe { emitter.as_ref() }) else {
+            return;
+        };
+        if live.0.on_worker_thread() {
+            // Freeing would wait for the very callback that is running.
+            record_message(
+                "kino_emitter_free called from the emitter's own batch callback: refused \
+                 (the emitter stays alive; free it from another thread once the callback has returned)",
+            );
+            return;
         }
+        // SAFETY: as above; this is the one free of this emitter.
+        drop(unsafe { Box::from_raw(emitter) });
     })
 }
 
@@ -180,6 +249,9 @@ pub extern "C" fn kino_emitter_stats(
                 spool_corrupt: s.spool_corrupt,
                 last_http_status: s.last_http_status,
                 last_success_unix_ms: s.last_success_unix_ms,
+                spool_errors: s.spool_errors,
+                internal_errors: s.internal_errors,
+                last_error: s.last_error,
             },
         );
         Ok(())
@@ -246,28 +318,34 @@ pub extern "C" fn kino_emitter_export_p1203(
         let json = emitter.0.p1203_json(fps).ok_or_else(|| {
             Error::invalid("no view to export: kino_emit_load has not been called yet")
         })?;
-        let size = json.len() + 1;
-        if len < size {
-            if !needed.is_null() {
-                write_out(needed, size);
-            }
-            return Err(Error::new(
-                ErrorKind::BufferTooSmall,
-                format!("the P.1203 JSON needs {size} bytes, buffer has {len}"),
-            ));
-        }
-        if buf.is_null() {
-            return Err(null("buf"));
-        }
-        if !needed.is_null() {
-            write_out(needed, size);
-        }
-        // SAFETY: buf is non-NULL and holds `len` >= size bytes (caller's
-        // promise); the JSON has no NUL inside.
-        unsafe {
-            std::ptr::copy_nonoverlapping(json.as_ptr(), buf.cast::<u8>(), json.len());
-            buf.add(json.len()).write(0);
-        }
+        copy_out(&json, buf, len, needed, "the P.1203 JSON")?;
         Ok(())
+    })
+}
+
+/// Writes the message of the last delivery failure (what
+/// `KinoStats.last_error` stands for, e.g. "collector answered HTTP 503"
+/// or a spool write error naming its path) into `buf`, NUL-terminated;
+/// "" if nothing has failed. `*needed` (if not NULL) receives the size the
+/// text needs, NUL included, on success and on `BUFFER_TOO_SMALL`.
+///
+/// Errors: `NULL_ARGUMENT` (emitter; or buf with `len` big enough),
+/// `BUFFER_TOO_SMALL` (nothing written to `buf`).
+#[no_mangle]
+pub extern "C" fn kino_emitter_last_delivery_error(
+    emitter: *const KinoEmitter,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> KinoStatus {
+    guard_status(|| {
+        let emitter = deref(emitter, "emitter")?;
+        copy_out(
+            &emitter.0.last_error_message(),
+            buf,
+            len,
+            needed,
+            "the delivery error message",
+        )
     })
 }

@@ -104,6 +104,40 @@ pub(crate) fn optional_text<'a>(
     }
 }
 
+/// Copies `text` and a NUL into the caller's buffer, the way every kino
+/// call that returns text does: `*needed` (when `needed` is not NULL)
+/// receives the size the text needs, NUL included, on success and on
+/// `BUFFER_TOO_SMALL` — so `buf = NULL, len = 0` asks for the size.
+/// `what` names the text in the error message.
+pub(crate) fn copy_out(
+    text: &str,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+    what: &str,
+) -> Result<(), Error> {
+    let size = text.len() + 1;
+    if !needed.is_null() {
+        write_out(needed, size);
+    }
+    if len < size {
+        return Err(Error::new(
+            ErrorKind::BufferTooSmall,
+            format!("{what} needs {size} bytes, buffer has {len}"),
+        ));
+    }
+    if buf.is_null() {
+        return Err(null("buf"));
+    }
+    // SAFETY: buf is non-NULL and holds `len` >= size bytes (the caller's
+    // promise); kino's texts hold no NUL inside.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+        buf.add(text.len()).write(0);
+    }
+    Ok(())
+}
+
 /// Writes `value` through an out-pointer already checked non-NULL.
 pub(crate) fn write_out<T>(out: *mut T, value: T) {
     // SAFETY: callers check `out` for NULL first; C owns the memory and

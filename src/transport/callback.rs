@@ -84,6 +84,7 @@ impl BatchSink for CallbackSink {
                 retryable: rc == RETRY_LATER,
                 status: None,
                 retry_after: None,
+                kind: crate::stats::DeliveryError::Callback,
                 reason: format!("batch callback returned {rc}"),
             })
         }

@@ -10,6 +10,7 @@ use ureq::Agent;
 
 use super::{BatchSink, Body, Failure, Outcome};
 use crate::retry::parse_retry_after;
+use crate::stats::DeliveryError;
 
 /// `User-Agent` kino sends unless a header overrides it.
 pub const USER_AGENT: &str = concat!("kino/", env!("CARGO_PKG_VERSION"));
@@ -70,6 +71,14 @@ fn is_transient(error: &ureq::Error) -> bool {
     )
 }
 
+/// The `KinoStats.last_error` kind of a request that got no answer.
+fn error_kind(error: &ureq::Error) -> DeliveryError {
+    match error {
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => DeliveryError::Tls,
+        _ => DeliveryError::Network,
+    }
+}
+
 /// Compresses `data` with gzip.
 fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4), Compression::default());
@@ -92,6 +101,7 @@ impl BatchSink for HttpSink {
                 retryable: true,
                 status: None,
                 retry_after: None,
+                kind: DeliveryError::Network,
                 reason: "no time left to send".into(),
             });
         }
@@ -116,6 +126,7 @@ impl BatchSink for HttpSink {
                         retryable: false,
                         status: None,
                         retry_after: None,
+                        kind: DeliveryError::Internal,
                         reason: format!("gzip failed: {e}"),
                     })
                 }
@@ -147,6 +158,7 @@ impl BatchSink for HttpSink {
                         retryable: status == 408 || status == 429 || status >= 500,
                         status: Some(status),
                         retry_after,
+                        kind: DeliveryError::HttpStatus,
                         reason: format!("collector answered HTTP {status}"),
                     })
                 }
@@ -155,6 +167,7 @@ impl BatchSink for HttpSink {
                 retryable: is_transient(&e),
                 status: None,
                 retry_after: None,
+                kind: error_kind(&e),
                 reason: e.to_string(),
             }),
         }

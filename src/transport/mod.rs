@@ -8,6 +8,8 @@ pub mod http;
 
 use std::time::{Duration, Instant};
 
+use crate::stats::DeliveryError;
+
 /// One beacon body: JSON text followed by a NUL, so a C callback can take
 /// it as a string without another copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +73,8 @@ pub struct Failure {
     pub status: Option<u16>,
     /// What the server asked for in `Retry-After`, if anything.
     pub retry_after: Option<Duration>,
+    /// What kind of failure, as `KinoStats.last_error` reports it.
+    pub kind: DeliveryError,
     /// A short description for diagnostics.
     pub reason: String,
 }

@@ -1,0 +1,66 @@
+//! The batch being delivered, and where its events are counted.
+
+use std::collections::VecDeque;
+
+use crate::batch::Part;
+use crate::clock::Mono;
+use crate::spool::Claimed;
+
+/// Where the batch being delivered came from, which says how its events
+/// are counted when it is settled.
+pub(crate) enum Source {
+    /// This emitter's events in memory (`in_memory`).
+    Memory,
+    /// A spool file this worker wrote and has claimed (`spooled`).
+    OwnFile(Claimed),
+    /// A spool file of a writer that is gone, taken over (`resent`).
+    Orphan(Claimed),
+}
+
+impl Source {
+    /// The spool file claimed for this batch, if it came from one.
+    pub fn into_claimed(self) -> Option<Claimed> {
+        match self {
+            Source::Memory => None,
+            Source::OwnFile(c) | Source::Orphan(c) => Some(c),
+        }
+    }
+}
+
+/// The batch being delivered, held until every part is dealt with. A
+/// batch being retried holds back later ones (unless they go to disk).
+pub(crate) struct Job {
+    /// Bodies still to send, oldest first (a 413 splits the head).
+    pub parts: VecDeque<Part>,
+    pub source: Source,
+    /// Failed attempts of the head part so far.
+    pub attempts: u32,
+    /// No attempt before this (back-off or `Retry-After`).
+    pub not_before: Mono,
+}
+
+impl Job {
+    /// A job for `parts` from `source`, to be tried now.
+    pub fn new(parts: VecDeque<Part>, source: Source) -> Job {
+        Job {
+            parts,
+            source,
+            attempts: 0,
+            not_before: Mono::now(),
+        }
+    }
+
+    /// A job for a claimed spool file.
+    pub fn from_file(claimed: Claimed) -> Job {
+        let part = Part {
+            json: claimed.body().to_vec(),
+            events: claimed.events(),
+        };
+        let source = if claimed.is_own() {
+            Source::OwnFile(claimed)
+        } else {
+            Source::Orphan(claimed)
+        };
+        Job::new(VecDeque::from([part]), source)
+    }
+}

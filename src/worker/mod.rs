@@ -1,0 +1,560 @@
+//! The background side: one thread per emitter that drains the queue,
+//! batches, writes the spool and hands batches to the sink.
+//!
+//! It sleeps until there is work ([`wake`]): with nothing pending it
+//! sleeps without a timeout, so an idle or paused player costs no wake-ups.
+//! Producers wake it only for the first event after an idle period (the
+//! channel itself), a batch's worth queued, an urgent event (`end`, fatal
+//! `error`), a flush, or shutdown.
+//!
+//! The files: [`shared`] is what callers touch, [`job`] the batch in hand,
+//! [`settle`] what an attempt's outcome does to it and to the counters,
+//! [`wake`] when to wake next; this file is the loop.
+
+mod job;
+pub(crate) mod settle;
+pub(crate) mod shared;
+pub(crate) mod wake;
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
+
+use crate::batch::{to_ndjson, Part};
+use crate::clock::Mono;
+use crate::config::BeaconFormat;
+use crate::retry::Backoff;
+use crate::spool::Spool;
+use crate::stats::{DeliveryError, Stats};
+use crate::transport::{BatchSink, Body, Failure, Outcome};
+use job::{Job, Source};
+use settle::After;
+pub(crate) use shared::{Call, Due, Shared};
+use wake::{Situation, Wake};
+
+/// How often the worker loop is restarted after an internal panic before
+/// the worker gives up (calls then return `CLOSED`; everything accepted
+/// is counted as failed).
+pub const MAX_RESTARTS: u32 = 8;
+
+/// How long after the shutdown deadline the worker may still start
+/// writing batches to the spool (the emitter waits a little longer).
+const FINAL_WRITE_MARGIN: Duration = Duration::from_millis(100);
+
+/// Where and how the worker keeps a spool.
+#[derive(Debug, Clone)]
+pub(crate) struct SpoolSettings {
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+    pub max_age: Duration,
+}
+
+/// The worker's settings.
+pub(crate) struct Settings {
+    pub batch_size: usize,
+    pub flush_interval: Duration,
+    pub request_timeout: Duration,
+    pub backoff: Backoff,
+    pub max_body_bytes: usize,
+    pub format: BeaconFormat,
+    pub spool: Option<SpoolSettings>,
+}
+
+/// The worker's handles and settings.
+pub(crate) struct Worker {
+    pub shared: Arc<Shared>,
+    /// The queue's receiving end, for sleeping on when idle.
+    pub rx: Receiver<Call>,
+    /// Wake tokens from callers.
+    pub wake: Receiver<()>,
+    pub sink: Option<Arc<dyn BatchSink>>,
+    pub settings: Settings,
+    /// Dropped when the worker exits; the emitter waits on it at shutdown.
+    pub _done: Sender<()>,
+}
+
+/// A flush call waiting for every event accepted before it to be dealt with.
+struct FlushWaiter {
+    /// `dealt` must reach this (the `emitted` count when the worker saw
+    /// the request, after draining).
+    target: u64,
+    ack: Sender<()>,
+}
+
+/// What the worker keeps between loop turns. It lives outside the panic
+/// boundary: a panic in the loop leaves the batch in hand, the memory
+/// backlog and the waiting flushes where they were.
+#[derive(Default)]
+struct State {
+    job: Option<Job>,
+    /// Batches the spool refused (disk full, directory gone, read-only):
+    /// sent from memory, oldest first, before anything else.
+    backlog: VecDeque<Part>,
+    waiters: Vec<FlushWaiter>,
+    /// A delivery attempt is under way (a panic then fails its part).
+    in_delivery: bool,
+    panics: u32,
+    spool_opened: bool,
+    /// The spool may hold something to send (see [`Situation`]).
+    spool_ready: bool,
+}
+
+impl Worker {
+    /// The thread body: runs until shutdown is requested and handled.
+    ///
+    /// An internal bug that panics inside the loop does not end delivery:
+    /// the loop restarts with its state intact; a part that was being
+    /// delivered when it panicked is counted as failed. After
+    /// [`MAX_RESTARTS`] panics the worker gives up (see [`Worker::give_up`]).
+    pub fn run(mut self) {
+        let mut state = State::default();
+        loop {
+            let turn = catch_unwind(AssertUnwindSafe(|| self.run_loop(&mut state)));
+            let Err(payload) = turn else {
+                return;
+            };
+            self.after_panic(&mut state, payload.as_ref());
+            if state.panics > MAX_RESTARTS {
+                self.give_up(&mut state);
+                return;
+            }
+        }
+    }
+
+    fn run_loop(&mut self, st: &mut State) {
+        if !st.spool_opened {
+            st.spool_opened = true;
+            self.open_spool(st);
+        }
+        loop {
+            let mut disconnected = false;
+            loop {
+                match self.wake.try_recv() {
+                    Ok(()) => {}
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
+                    }
+                }
+            }
+            let (flushes, shutdown) = {
+                let mut requests = self.shared.requests.lock();
+                if disconnected {
+                    // The emitter is gone without asking for shutdown.
+                    requests.shutdown.get_or_insert_with(Instant::now);
+                }
+                (std::mem::take(&mut requests.flushes), requests.shutdown)
+            };
+            // Requests are taken before draining: every event emitted before
+            // a flush call is in the channel by now.
+            self.shared.drain();
+            if shutdown.is_some() {
+                self.shared.close_view();
+            }
+            let target = self.shared.stats.caller.emitted.load(Relaxed);
+            st.waiters
+                .extend(flushes.into_iter().map(|ack| FlushWaiter { target, ack }));
+            let due = if !st.waiters.is_empty() || shutdown.is_some() || self.interval_due() {
+                Due::All
+            } else {
+                Due::Ready
+            };
+            self.work(st, due, shutdown);
+            if self.abandoned() {
+                return;
+            }
+            self.publish_spool();
+            self.ack_waiters(st);
+            if let Some(deadline) = shutdown {
+                self.finish(st, deadline);
+                return;
+            }
+            let wake = wake::next_wake(&self.situation(st));
+            self.sleep(wake);
+        }
+    }
+
+    /// Whether the oldest pending event has waited the flush interval.
+    fn interval_due(&self) -> bool {
+        let oldest = self.shared.inbox.lock().oldest;
+        oldest.is_some_and(|t| t.plus(self.settings.flush_interval) <= Mono::now())
+    }
+
+    /// What the worker holds, for [`wake::next_wake`].
+    fn situation(&self, st: &State) -> Situation {
+        // The spool's lock is never taken while holding the inbox's (the
+        // shutdown rescue takes them in the other order).
+        let spooling = self.spooling();
+        let inbox = self.shared.inbox.lock();
+        Situation {
+            now: Mono::now(),
+            pending: inbox.pending.len() + st.backlog.len(),
+            urgent: inbox.urgent_until > 0 || !st.backlog.is_empty(),
+            oldest: inbox.oldest,
+            batch_size: self.settings.batch_size,
+            flush_interval: self.settings.flush_interval,
+            flush_waiting: !st.waiters.is_empty(),
+            job_retry_at: st.job.as_ref().map(|j| j.not_before),
+            spooling,
+            spool_ready: st.spool_ready,
+        }
+    }
+
+    /// Sleeps until `wake` (or a caller's wake-up).
+    fn sleep(&self, wake: Wake) {
+        match wake {
+            Wake::Now => {}
+            Wake::At(t) => {
+                let _ = self.wake.recv_timeout(t.since(Mono::now()));
+            }
+            Wake::Idle => {
+                let mut select = Select::new();
+                select.recv(&self.rx);
+                select.recv(&self.wake);
+                let _ = select.ready();
+            }
+        }
+    }
+
+    /// Forms batches and delivers until nothing more is due now.
+    fn work(&mut self, st: &mut State, due: Due, shutdown: Option<Instant>) {
+        loop {
+            // Free may have been called since this turn began: its deadline
+            // ends the turn, so nothing is sent on the host's behalf after.
+            if let Some(deadline) = shutdown.or_else(|| self.shared.shutdown_deadline()) {
+                if Instant::now() >= deadline {
+                    return;
+                }
+            }
+            if self.abandoned() {
+                return;
+            }
+            // With a spool every due batch goes to disk at once, so the
+            // queue keeps draining while the collector is away.
+            if self.spooling() {
+                while let Some(parts) = self.take_parts(due) {
+                    for part in parts {
+                        self.spool_or_keep(st, part);
+                    }
+                }
+            }
+            if st.job.is_none() {
+                st.job = self.next_job(st, due);
+            }
+            let Some(job) = st.job.as_ref() else {
+                return;
+            };
+            if Mono::now() < job.not_before {
+                return; // waiting to retry; later batches wait behind it
+            }
+            let deadline = match shutdown {
+                Some(at) => at.min(Instant::now() + self.settings.request_timeout),
+                None => Instant::now() + self.settings.request_timeout,
+            };
+            self.attempt(st, deadline);
+        }
+    }
+
+    /// The next batch to deliver: the memory backlog first, then the spool
+    /// (own files, then orphans), or, without a spool, the inbox.
+    fn next_job(&mut self, st: &mut State, due: Due) -> Option<Job> {
+        if let Some(part) = st.backlog.pop_front() {
+            return Some(Job::new(VecDeque::from([part]), Source::Memory));
+        }
+        if self.spooling() {
+            if !st.spool_ready {
+                return None;
+            }
+            let claimed = self.with_spool(Spool::claim_oldest).flatten();
+            st.spool_ready = claimed.is_some();
+            return claimed.map(Job::from_file);
+        }
+        self.take_parts(due)
+            .map(|parts| Job::new(parts, Source::Memory))
+    }
+
+    fn take_parts(&self, due: Due) -> Option<VecDeque<Part>> {
+        self.shared
+            .take_parts(self.settings.batch_size, self.settings.max_body_bytes, due)
+    }
+
+    /// One delivery attempt of the current job's head part, and its
+    /// settlement.
+    fn attempt(&mut self, st: &mut State, deadline: Instant) {
+        let Some(job) = st.job.as_mut() else {
+            return;
+        };
+        let Some(part) = job.parts.front() else {
+            self.finish_job(st);
+            return;
+        };
+        let outcome = match &self.sink {
+            None => Outcome::Failed(Failure {
+                retryable: false,
+                status: None,
+                retry_after: None,
+                kind: DeliveryError::NoDestination,
+                reason: "no beacon URL and no batch callback configured".into(),
+            }),
+            Some(sink) => {
+                if job.attempts > 0 {
+                    self.shared.stats.retries.fetch_add(1, Relaxed);
+                }
+                let body = body_for(self.settings.format, part);
+                st.in_delivery = true;
+                let outcome = sink.deliver(&body, deadline);
+                st.in_delivery = false;
+                if let Some(status) = sink.last_http_status() {
+                    let s = &self.shared.stats;
+                    s.last_http_status.store(u64::from(status), Relaxed);
+                }
+                outcome
+            }
+        };
+        if self.abandoned() {
+            return; // freed meanwhile: touch nothing more
+        }
+        let Some(job) = st.job.as_mut() else {
+            return;
+        };
+        match settle::apply(&self.shared, job, outcome, &self.settings.backoff) {
+            After::Keep => {}
+            After::Done => self.finish_job(st),
+            After::Abandon => {
+                if let Some(job) = st.job.take() {
+                    self.release(job);
+                }
+            }
+        }
+    }
+
+    /// Every part of the current job is dealt with: remove its spool file.
+    fn finish_job(&mut self, st: &mut State) {
+        if let Some(claimed) = st.job.take().and_then(|job| job.source.into_claimed()) {
+            self.with_spool(|spool| spool.ack(claimed));
+            // The spool may hold more: try again (a claim costs no listing
+            // while own files are known).
+            st.spool_ready = true;
+        }
+    }
+
+    /// Gives a job's spool file back undelivered.
+    fn release(&self, job: Job) {
+        if let Some(claimed) = job.source.into_claimed() {
+            self.with_spool(|spool| spool.release(claimed));
+        }
+    }
+
+    /// Opens the spool, on this thread (never the host's): a directory
+    /// that cannot be used is reported in the stats and delivery goes on
+    /// from memory.
+    fn open_spool(&self, st: &mut State) {
+        let Some(cfg) = &self.settings.spool else {
+            return;
+        };
+        match Spool::open(&cfg.dir, cfg.max_bytes, cfg.max_age) {
+            Ok(spool) => {
+                st.spool_ready = spool.has_claimable();
+                *self.shared.spool.spool.lock() = Some(spool);
+            }
+            Err(e) => {
+                let stats = &self.shared.stats;
+                Stats::add(&stats.spool_errors, 1);
+                stats.note_error(DeliveryError::Spool, e.message);
+            }
+        }
+    }
+
+    /// Whether a spool is open.
+    fn spooling(&self) -> bool {
+        self.shared.spool.spool.lock().is_some()
+    }
+
+    /// Runs `f` on the spool unless `kino_emitter_free` has given up on
+    /// this worker; `None` then, or without a spool.
+    fn with_spool<R>(&self, f: impl FnOnce(&mut Spool) -> R) -> Option<R> {
+        let mut guard = self.shared.spool.spool.lock();
+        if self.shared.spool.abandoned.load(Relaxed) {
+            return None;
+        }
+        guard.as_mut().map(f)
+    }
+
+    /// Whether `kino_emitter_free` has given up on this worker.
+    fn abandoned(&self) -> bool {
+        self.shared.spool.abandoned.load(Relaxed)
+    }
+
+    /// Writes a part to the spool; if the disk refuses, keeps it to send
+    /// from memory and says so in the stats.
+    fn spool_or_keep(&self, st: &mut State, part: Part) {
+        match self.with_spool(|spool| spool.write(&part.json, part.events)) {
+            Some(Ok(_)) => {
+                self.shared.settle_spooled(part.events);
+                st.spool_ready = true;
+            }
+            Some(Err(e)) => {
+                let stats = &self.shared.stats;
+                Stats::add(&stats.spool_errors, 1);
+                stats.note_error(DeliveryError::Spool, e.message);
+                st.backlog.push_back(part);
+            }
+            None => st.backlog.push_back(part),
+        }
+    }
+
+    /// Copies the spool's evictions and losses into the stats.
+    fn publish_spool(&self) {
+        let Some((evicted, lost, corrupt)) = self.with_spool(|spool| {
+            (
+                spool.take_evicted(),
+                spool.take_own_lost(),
+                spool.corrupt_files(),
+            )
+        }) else {
+            return;
+        };
+        let shared = &self.shared;
+        let stats = &shared.stats;
+        Stats::add(&stats.evicted, evicted.events);
+        if evicted.own_events > 0 {
+            shared.settle_own_file(evicted.own_events, false);
+        }
+        if lost > 0 {
+            shared.settle_own_file(lost, false);
+            stats.note_error(
+                DeliveryError::Spool,
+                format!("{lost} spooled event(s) were removed from the spool directory from outside kino"),
+            );
+        }
+        stats.spool_corrupt.store(corrupt, Relaxed);
+    }
+
+    /// Acknowledges the flushes whose events are all dealt with.
+    fn ack_waiters(&self, st: &mut State) {
+        let shared = &self.shared;
+        st.waiters.retain(|w| {
+            let emitted = shared.stats.caller.emitted.load(Relaxed);
+            if shared.dealt.load(Relaxed) >= w.target.min(emitted) {
+                let _ = w.ack.try_send(());
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Shutdown: the deadline has passed or everything is out. With a
+    /// spool what is left goes to disk (claimed files are released, kept);
+    /// without one, or once the disk refuses or time is up, it is counted
+    /// as failed.
+    fn finish(&mut self, st: &mut State, deadline: Instant) {
+        let write_until = deadline + FINAL_WRITE_MARGIN;
+        let mut left: Vec<Part> = Vec::new();
+        if let Some(job) = st.job.take() {
+            if matches!(job.source, Source::Memory) {
+                left.extend(job.parts);
+            } else {
+                self.release(job);
+            }
+        }
+        left.extend(st.backlog.drain(..));
+        while let Some(parts) = self.take_parts(Due::All) {
+            left.extend(parts);
+        }
+        for part in left {
+            let written = Instant::now() < write_until
+                && matches!(
+                    self.with_spool(|spool| spool.write(&part.json, part.events)),
+                    Some(Ok(_))
+                );
+            if written {
+                self.shared.settle_spooled(part.events);
+            } else {
+                self.shared.settle_memory(part.events, false);
+            }
+        }
+        self.publish_spool();
+        self.ack_waiters(st);
+        if !self.abandoned() {
+            if let Some(spool) = self.shared.spool.spool.lock().take() {
+                spool.finish();
+            }
+        }
+    }
+
+    /// A panic was caught in the loop: count it, and fail the part being
+    /// delivered if that is where it happened.
+    fn after_panic(&mut self, st: &mut State, payload: &(dyn std::any::Any + Send)) {
+        st.panics += 1;
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let stats = &self.shared.stats;
+        Stats::add(&stats.internal_errors, 1);
+        stats.note_error(
+            DeliveryError::Internal,
+            format!("internal error caught in kino's worker: {what}"),
+        );
+        if std::mem::take(&mut st.in_delivery) {
+            let Some(job) = st.job.as_mut() else {
+                return;
+            };
+            if let Some(part) = job.parts.pop_front() {
+                settle::settle(&self.shared, &job.source, part.events, false);
+            }
+            job.attempts = 0;
+            if job.parts.is_empty() {
+                self.finish_job(st);
+            }
+        }
+    }
+
+    /// Too many internal errors: stop accepting calls, count everything
+    /// accepted and still here as failed, and answer every flush.
+    fn give_up(&mut self, st: &mut State) {
+        let shared = Arc::clone(&self.shared);
+        shared.stats.caller.closed.store(true, Relaxed);
+        if let Some(job) = st.job.take() {
+            let events: u64 = job.parts.iter().map(|p| p.events).sum();
+            settle::settle(&shared, &job.source, events, false);
+            self.release(job);
+        }
+        for part in st.backlog.drain(..) {
+            shared.settle_memory(part.events, false);
+        }
+        shared.drain();
+        let pending: u64 = {
+            let mut inbox = shared.inbox.lock();
+            inbox.urgent_until = 0;
+            inbox.oldest = None;
+            inbox.pending.drain(..).count() as u64
+        };
+        shared.settle_memory(pending, false);
+        for w in st.waiters.drain(..) {
+            let _ = w.ack.try_send(());
+        }
+        for ack in shared.requests.lock().flushes.drain(..) {
+            let _ = ack.try_send(());
+        }
+    }
+}
+
+/// The body of `part` in the configured format.
+fn body_for(format: BeaconFormat, part: &Part) -> Body {
+    match format {
+        BeaconFormat::JsonArray => Body::new(part.json.clone()),
+        BeaconFormat::Ndjson => match to_ndjson(&part.json) {
+            Some(text) => Body::ndjson(text),
+            None => Body::new(part.json.clone()),
+        },
+    }
+}
