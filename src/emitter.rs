@@ -48,6 +48,12 @@ pub struct Emitter {
     wake_check_mask: u64,
     wake_threshold: usize,
     keep_url_query: bool,
+    /// Whether a view is open, as callers see it. Held while a call that
+    /// can open or close a view (`load`, `end`, fatal `error`: a few per
+    /// view) is numbered and queued, so callers and the worker's tracker
+    /// agree on which call closes a view, and its `qoe` record can have
+    /// the number right after it.
+    view_gate: Mutex<bool>,
     shutdown_timeout: Duration,
     max_body_bytes: usize,
     sink: Option<Arc<dyn BatchSink>>,
@@ -129,6 +135,7 @@ impl Emitter {
             wake_check_mask: check_mask(wake_threshold),
             wake_threshold,
             keep_url_query: config.keep_url_query,
+            view_gate: Mutex::new(false),
             shutdown_timeout: config.shutdown_timeout,
             max_body_bytes,
             sink,
@@ -145,22 +152,72 @@ impl Emitter {
     /// Validates, stamps and queues one event; returns its sequence number.
     ///
     /// Refused input (`InvalidArgument`) takes no sequence number; a full
-    /// queue (`QueueFull`) does, leaving a gap the collector can see: gaps
-    /// in the sequence always add up to `dropped`.
+    /// queue (`QueueFull`) takes one, leaving a gap the collector can see:
+    /// gaps in the sequence always add up to `dropped`.
     pub fn emit(&self, event: AnalyticsEvent) -> Result<u64> {
         let event = sanitize(event, self.keep_url_query)?;
-        let c = &self.shared.stats.caller;
-        if c.closed.load(Relaxed) {
+        if self.shared.stats.caller.closed.load(Relaxed) {
             return Err(closed());
         }
-        let sequence = c.sequence.fetch_add(1, Relaxed) + 1;
-        // Admission: events in memory (queue, inbox, batch in flight) never
-        // exceed the capacity, however long the collector is away.
-        if c.in_memory.fetch_add(1, Relaxed) >= self.capacity {
-            c.in_memory.fetch_sub(1, Relaxed);
+        if event.changes_views() {
+            return self.emit_view_change(event);
+        }
+        self.admit(1)?;
+        let sequence = self.shared.stats.caller.sequence.fetch_add(1, Relaxed) + 1;
+        self.queue(sequence, event, 0)
+    }
+
+    /// `load`, `end` or a fatal `error`: numbered and queued under the view
+    /// gate. A call that closes a view takes two numbers, the second for
+    /// the view's `qoe` record (counted now, as emitted and in memory).
+    fn emit_view_change(&self, event: AnalyticsEvent) -> Result<u64> {
+        let mut open = self.view_gate.lock();
+        let closes = *open;
+        let numbers = 1 + u64::from(closes);
+        self.admit(numbers)?;
+        let opens = matches!(event, AnalyticsEvent::Load { .. });
+        let c = &self.shared.stats.caller;
+        let sequence = c.sequence.fetch_add(numbers, Relaxed) + 1;
+        if closes {
+            c.emitted.fetch_add(1, Relaxed);
+        }
+        let qoe_sequence = if closes { sequence + 1 } else { 0 };
+        match self.queue(sequence, event, qoe_sequence) {
+            Ok(sequence) => {
+                *open = opens;
+                Ok(sequence)
+            }
+            Err(e) => {
+                if closes {
+                    c.emitted.fetch_sub(1, Relaxed);
+                    c.in_memory.fetch_sub(1, Relaxed);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Admission of a call needing `slots` records in memory (two for a
+    /// call that closes a view: it and its `qoe` record): events in memory
+    /// (queue, inbox, batch in flight) never exceed the capacity, however
+    /// long the collector is away. A refused call uses up one sequence
+    /// number, leaving a gap the collector sees.
+    #[inline]
+    fn admit(&self, slots: u64) -> Result<()> {
+        let c = &self.shared.stats.caller;
+        if c.in_memory.fetch_add(slots, Relaxed) + slots > self.capacity {
+            c.in_memory.fetch_sub(slots, Relaxed);
+            c.sequence.fetch_add(1, Relaxed);
             c.dropped.fetch_add(1, Relaxed);
             return Err(queue_full());
         }
+        Ok(())
+    }
+
+    /// Counts an admitted event as emitted and queues it.
+    #[inline]
+    fn queue(&self, sequence: u64, event: AnalyticsEvent, qoe_sequence: u64) -> Result<u64> {
+        let c = &self.shared.stats.caller;
         // Counted before it is queued: the worker can never settle an
         // event that `emitted` does not hold yet.
         c.emitted.fetch_add(1, Relaxed);
@@ -169,6 +226,7 @@ impl Emitter {
             sequence,
             mono: Mono::now(),
             event,
+            qoe_sequence,
         };
         match self.tx.try_send(call) {
             Ok(()) => {
@@ -209,11 +267,13 @@ impl Emitter {
                 "flush called from the batch callback (kino's own worker thread) would deadlock",
             ));
         }
-        if self.shared.stats.caller.in_memory.load(Relaxed) == 0 {
+        let c = &self.shared.stats.caller;
+        let target = c.emitted.load(Relaxed);
+        if c.in_memory.load(Relaxed) == 0 {
             return Ok(()); // nothing accepted is still in memory
         }
         let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
-        self.shared.request_flush(ack_tx);
+        self.shared.request_flush(target, ack_tx);
         match ack_rx.recv_timeout(timeout) {
             Ok(()) => Ok(()),
             Err(_) => Err(Error::new(

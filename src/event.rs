@@ -145,6 +145,17 @@ impl AnalyticsEvent {
         )
     }
 
+    /// True for events that can open or close a view: `load`, `end` and a
+    /// fatal `error`.
+    pub fn changes_views(&self) -> bool {
+        matches!(
+            self,
+            AnalyticsEvent::Load { .. }
+                | AnalyticsEvent::End { .. }
+                | AnalyticsEvent::Error { fatal: true, .. }
+        )
+    }
+
     /// The snake_case name the record carries in its `event` field.
     pub fn name(&self) -> &'static str {
         match self {

@@ -80,8 +80,7 @@ pub(crate) struct Worker {
 
 /// A flush call waiting for every event accepted before it to be dealt with.
 struct FlushWaiter {
-    /// `dealt` must reach this (the `emitted` count when the worker saw
-    /// the request, after draining).
+    /// `dealt` must reach this (the `emitted` count when flush was called).
     target: u64,
     ack: Sender<()>,
 }
@@ -157,9 +156,11 @@ impl Worker {
             if shutdown.is_some() {
                 self.shared.close_view();
             }
-            let target = self.shared.stats.caller.emitted.load(Relaxed);
-            st.waiters
-                .extend(flushes.into_iter().map(|ack| FlushWaiter { target, ack }));
+            st.waiters.extend(
+                flushes
+                    .into_iter()
+                    .map(|(target, ack)| FlushWaiter { target, ack }),
+            );
             let due = if !st.waiters.is_empty() || shutdown.is_some() || self.interval_due() {
                 Due::All
             } else {
@@ -225,14 +226,7 @@ impl Worker {
     /// Forms batches and delivers until nothing more is due now.
     fn work(&mut self, st: &mut State, due: Due, shutdown: Option<Instant>) {
         loop {
-            // Free may have been called since this turn began: its deadline
-            // ends the turn, so nothing is sent on the host's behalf after.
-            if let Some(deadline) = shutdown.or_else(|| self.shared.shutdown_deadline()) {
-                if Instant::now() >= deadline {
-                    return;
-                }
-            }
-            if self.abandoned() {
+            if self.past_deadline(shutdown) {
                 return;
             }
             // With a spool every due batch goes to disk at once, so the
@@ -241,6 +235,9 @@ impl Worker {
                 while let Some(parts) = self.take_parts(due) {
                     for part in parts {
                         self.spool_or_keep(st, part);
+                    }
+                    if self.past_deadline(shutdown) {
+                        return;
                     }
                 }
             }
@@ -259,6 +256,16 @@ impl Worker {
             };
             self.attempt(st, deadline);
         }
+    }
+
+    /// Whether the shutdown deadline has passed (free may have been called
+    /// since this turn began: its deadline ends the turn, so nothing is
+    /// sent or written on the host's behalf after), or free gave up.
+    fn past_deadline(&self, shutdown: Option<Instant>) -> bool {
+        shutdown
+            .or_else(|| self.shared.shutdown_deadline())
+            .is_some_and(|deadline| Instant::now() >= deadline)
+            || self.abandoned()
     }
 
     /// The next batch to deliver: the memory backlog first, then the spool
@@ -392,8 +399,14 @@ impl Worker {
     }
 
     /// Writes a part to the spool; if the disk refuses, keeps it to send
-    /// from memory and says so in the stats.
+    /// from memory and says so in the stats. While anything waits in that
+    /// memory backlog, later parts join it instead of going to disk, so
+    /// events are dealt with in queue order (what flush relies on).
     fn spool_or_keep(&self, st: &mut State, part: Part) {
+        if !st.backlog.is_empty() {
+            st.backlog.push_back(part);
+            return;
+        }
         match self.with_spool(|spool| spool.write(&part.json, part.events)) {
             Some(Ok(_)) => {
                 self.shared.settle_spooled(part.events);
@@ -456,7 +469,7 @@ impl Worker {
     /// as failed.
     fn finish(&mut self, st: &mut State, deadline: Instant) {
         let write_until = deadline + FINAL_WRITE_MARGIN;
-        let mut left: Vec<Part> = Vec::new();
+        let mut left: VecDeque<Part> = VecDeque::new();
         if let Some(job) = st.job.take() {
             if matches!(job.source, Source::Memory) {
                 left.extend(job.parts);
@@ -465,10 +478,18 @@ impl Worker {
             }
         }
         left.extend(st.backlog.drain(..));
-        while let Some(parts) = self.take_parts(Due::All) {
-            left.extend(parts);
-        }
-        for part in left {
+        loop {
+            let part = match left.pop_front() {
+                Some(part) => part,
+                None if Instant::now() < write_until => match self.take_parts(Due::All) {
+                    Some(parts) => {
+                        left.extend(parts);
+                        continue;
+                    }
+                    None => break,
+                },
+                None => break,
+            };
             let written = Instant::now() < write_until
                 && matches!(
                     self.with_spool(|spool| spool.write(&part.json, part.events)),
@@ -479,6 +500,17 @@ impl Worker {
             } else {
                 self.shared.settle_memory(part.events, false);
             }
+        }
+        // Out of time: what is still in the inbox is not even cut into
+        // bodies, only counted.
+        let unsent: u64 = {
+            let mut inbox = self.shared.inbox.lock();
+            inbox.urgent_until = 0;
+            inbox.oldest = None;
+            inbox.pending.drain(..).count() as u64
+        };
+        if unsent > 0 {
+            self.shared.settle_memory(unsent, false);
         }
         self.publish_spool();
         self.ack_waiters(st);
@@ -542,7 +574,7 @@ impl Worker {
         for w in st.waiters.drain(..) {
             let _ = w.ack.try_send(());
         }
-        for ack in shared.requests.lock().flushes.drain(..) {
+        for (_, ack) in shared.requests.lock().flushes.drain(..) {
             let _ = ack.try_send(());
         }
     }

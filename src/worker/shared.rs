@@ -30,6 +30,9 @@ pub(crate) struct Call {
     pub sequence: u64,
     pub mono: Mono,
     pub event: AnalyticsEvent,
+    /// The number the caller reserved (and counted) for the `qoe` record
+    /// of the view this call closes; 0 when it closes none.
+    pub qoe_sequence: u64,
 }
 
 /// An event waiting in the inbox, with the view it belongs to.
@@ -54,7 +57,9 @@ pub(crate) struct Inbox {
 /// What callers ask of the worker besides events.
 #[derive(Debug, Default)]
 pub(crate) struct Requests {
-    pub flushes: Vec<Sender<()>>,
+    /// Each waiting flush: the `emitted` count when it was called, and
+    /// where to say it is done.
+    pub flushes: Vec<(u64, Sender<()>)>,
     pub shutdown: Option<Instant>,
 }
 
@@ -79,8 +84,9 @@ pub(crate) struct Shared {
     /// Wakes the worker (a token; full means a wake is already pending).
     pub wake: Sender<()>,
     /// Own events delivered, failed, or written to the spool: what flush
-    /// waits on. Counted in queue order, so once it reaches an event's
-    /// count, that event and every one before it are dealt with.
+    /// waits on. Counted in queue order (the worker keeps it so: see its
+    /// backlog), so once it reaches a count, every event queued before
+    /// those is dealt with.
     pub dealt: AtomicU64,
     pub spool: SpoolCell,
     /// Record ids (taken when a batch is cut, by whoever cuts it).
@@ -99,6 +105,7 @@ impl Shared {
         let mut anchor: Option<Anchor> = None;
         while let Ok(call) = self.rx.try_recv() {
             let anchor = *anchor.get_or_insert_with(|| Anchor::now(self.wall_clock));
+            let reserved = call.qoe_sequence;
             let stamped = StampedEvent {
                 sequence: call.sequence,
                 mono: call.mono,
@@ -113,8 +120,17 @@ impl Shared {
                 stamped,
                 view_id: observed.view_id,
             });
-            if let Some(closed) = observed.closed {
-                self.push_qoe(&mut inbox, closed, at, anchor);
+            match observed.closed {
+                Some(closed) => self.push_qoe(&mut inbox, closed, at, anchor, reserved),
+                // Cannot happen: callers number view changes in the order
+                // they queue them, so they and the tracker agree on which
+                // call closes a view. Undone, should it ever.
+                None if reserved != 0 => {
+                    let c = &self.stats.caller;
+                    c.emitted.fetch_sub(1, Relaxed);
+                    c.in_memory.fetch_sub(1, Relaxed);
+                }
+                None => {}
             }
             if urgent {
                 inbox.urgent_until = inbox.pending.len();
@@ -127,19 +143,31 @@ impl Shared {
         let mut inbox = self.inbox.lock();
         let anchor = Anchor::now(self.wall_clock);
         if let Some(closed) = inbox.views.close(anchor.mono()) {
-            self.push_qoe(&mut inbox, closed, anchor.mono(), anchor);
+            self.push_qoe(&mut inbox, closed, anchor.mono(), anchor, 0);
         }
     }
 
     /// Queues the `qoe` record of a closed view right after the event that
-    /// closed it. It is kino's own record: it takes the next sequence
-    /// number and is counted as emitted (and in memory) like an accepted
-    /// call, without the admission check.
-    fn push_qoe(&self, inbox: &mut Inbox, closed: ClosedView, at: Mono, anchor: Anchor) {
-        let c = &self.stats.caller;
-        let sequence = c.sequence.fetch_add(1, Relaxed) + 1;
-        c.emitted.fetch_add(1, Relaxed);
-        c.in_memory.fetch_add(1, Relaxed);
+    /// closed it, with the number that call reserved (already counted as
+    /// emitted and in memory), so it directly follows it. A view closed
+    /// without a call (the emitter is freed) takes the next number and is
+    /// counted here, like an accepted call, without the admission check.
+    fn push_qoe(
+        &self,
+        inbox: &mut Inbox,
+        closed: ClosedView,
+        at: Mono,
+        anchor: Anchor,
+        reserved: u64,
+    ) {
+        let sequence = if reserved != 0 {
+            reserved
+        } else {
+            let c = &self.stats.caller;
+            c.emitted.fetch_add(1, Relaxed);
+            c.in_memory.fetch_add(1, Relaxed);
+            c.sequence.fetch_add(1, Relaxed) + 1
+        };
         inbox.oldest.get_or_insert(at);
         inbox.pending.push_back(Queued {
             stamped: StampedEvent {
@@ -236,10 +264,12 @@ impl Shared {
         Stats::sub(&s.spooled, events);
     }
 
-    /// Asks for a flush: `ack` gets a message once every event emitted
-    /// before now is dealt with.
-    pub fn request_flush(&self, ack: Sender<()>) {
-        self.requests.lock().flushes.push(ack);
+    /// Asks for a flush: `ack` gets a message once `target` events (the
+    /// `emitted` count when the flush was called) are dealt with. Since
+    /// events are counted before they are queued and dealt with in queue
+    /// order, that covers every event emitted before the flush.
+    pub fn request_flush(&self, target: u64, ack: Sender<()>) {
+        self.requests.lock().flushes.push((target, ack));
         let _ = self.wake.try_send(());
     }
 
