@@ -262,6 +262,33 @@ fn compile_header(compiler: &str, args: &[&str], name: &str) {
     assert!(Path::new(&source).exists());
 }
 
+/// A batch callback that frees its own emitter is refused with a message
+/// (never a deadlock), and the emitter goes on working (issue 8 §3).
+#[test]
+fn a_callback_freeing_its_own_emitter_is_refused_not_a_hang() {
+    let program = cbuild::compile(
+        "self_free",
+        &["tests/c/self_free.c"],
+        &["-fsanitize=address,undefined", "-fno-omit-frame-pointer"],
+    );
+    let output = cbuild::run(
+        &program,
+        &[],
+        &[
+            ("ASAN_OPTIONS", "detect_leaks=1:exitcode=86"),
+            ("UBSAN_OPTIONS", "halt_on_error=1:exitcode=87"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "self_free failed ({:?}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("refused 1"), "{stdout}");
+}
+
 #[test]
 fn header_compiles_alone_as_c99() {
     compile_header(

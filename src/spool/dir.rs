@@ -146,7 +146,16 @@ impl OwnerLock {
     pub fn take(dir: &Path, owner: OwnerId) -> io::Result<OwnerLock> {
         let path = dir.join(owner.lock_file_name());
         let tmp = dir.join(format!("{TMP_PREFIX}{}", owner.lock_file_name()));
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        // Created, then held open read-only: an open writable file would
+        // keep the file system from being remounted read-only.
+        drop(OpenOptions::new().write(true).create_new(true).open(&tmp)?);
+        let file = match File::open(&tmp) {
+            Ok(file) => file,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
         let locked = match file.try_lock() {
             Ok(()) => Ok(()),
             Err(TryLockError::WouldBlock) => Err(io::Error::other("lock file is busy")),
