@@ -18,7 +18,7 @@ lib:
 	$(CARGO) build --release --quiet
 	ln -sf libkino.so $(LIBDIR)/libkino.so.0
 
-examples: lib $(BUILD)/player
+examples: lib $(BUILD)/player adapters
 
 $(BUILD)/player: examples-c/player.c include/kino.h | lib
 	mkdir -p $(BUILD)
@@ -51,6 +51,55 @@ check-symbols: lib
 clean:
 	$(CARGO) clean
 	rm -rf $(BUILD)
+
+# ---- engine adapters --------------------------------------------------------
+# adapters/gstreamer -> libkino-gst.so (+ .a), adapters/mpv -> libkino-mpv.so
+# (+ .a), each linked to libkino and its engine, and the example players on
+# them, gst-play and mpv-play. Built when pkg-config finds the engine's
+# development files (libgstreamer1.0-dev, libmpv-dev); otherwise make says
+# it skipped them. libkino itself never links an engine.
+ADAPTER_SOVERSION := 0
+HAVE_GST := $(shell pkg-config --exists gstreamer-1.0 2>/dev/null && echo yes)
+HAVE_MPV := $(shell pkg-config --exists mpv 2>/dev/null && echo yes)
+ADAPTER_LIBS :=
+ifeq ($(HAVE_GST),yes)
+ADAPTER_LIBS += $(LIBDIR)/libkino-gst.so $(LIBDIR)/libkino-gst.a $(BUILD)/gst-play
+endif
+ifeq ($(HAVE_MPV),yes)
+ADAPTER_LIBS += $(LIBDIR)/libkino-mpv.so $(LIBDIR)/libkino-mpv.a $(BUILD)/mpv-play
+endif
+
+.PHONY: adapters
+adapters: lib $(ADAPTER_LIBS)
+ifneq ($(HAVE_GST),yes)
+	@echo "make: skipped the GStreamer adapter and gst-play (no gstreamer-1.0 development files: apt-get install libgstreamer1.0-dev)"
+endif
+ifneq ($(HAVE_MPV),yes)
+	@echo "make: skipped the mpv adapter and mpv-play (no mpv development files: apt-get install libmpv-dev)"
+endif
+
+# $(call adapter,LIB,SOURCE,PKG): the shared and static library LIB of one
+# adapter from SOURCE.c (and SOURCE.h), using the pkg-config package PKG.
+define adapter
+$(LIBDIR)/$(1).o: $(2).c $(2).h include/kino.h | lib
+	$$(CC) $$(CFLAGS) -fPIC -Iinclude -I$(dir $(2)) $$$$(pkg-config --cflags $(3)) -c $$< -o $$@
+$(LIBDIR)/$(1).so: $(LIBDIR)/$(1).o | lib
+	$$(CC) -shared -Wl,-soname,$(1).so.$(ADAPTER_SOVERSION) $$< -L$(LIBDIR) -lkino $$$$(pkg-config --libs $(3)) -o $$@
+	ln -sf $(1).so $(LIBDIR)/$(1).so.$(ADAPTER_SOVERSION)
+$(LIBDIR)/$(1).a: $(LIBDIR)/$(1).o
+	rm -f $$@ && ar rcs $$@ $$<
+endef
+$(eval $(call adapter,libkino-gst,adapters/gstreamer/kino_gst,gstreamer-1.0))
+$(eval $(call adapter,libkino-mpv,adapters/mpv/kino_mpv,mpv))
+
+$(BUILD)/gst-play: examples-c/gst_play.c adapters/gstreamer/kino_gst.h $(LIBDIR)/libkino-gst.so
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -Iinclude -Iadapters/gstreamer $< -L$(LIBDIR) -lkino-gst -lkino \
+	  $$(pkg-config --cflags --libs gstreamer-1.0) -Wl,-rpath,'$$ORIGIN/../../$(LIBDIR)' -o $@
+$(BUILD)/mpv-play: examples-c/mpv_play.c adapters/mpv/kino_mpv.h $(LIBDIR)/libkino-mpv.so
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -Iinclude -Iadapters/mpv $< -L$(LIBDIR) -lkino-mpv -lkino \
+	  $$(pkg-config --cflags --libs mpv) -Wl,-rpath,'$$ORIGIN/../../$(LIBDIR)' -o $@
 
 # ---- install ----------------------------------------------------------------
 #   make install PREFIX=/usr/local [DESTDIR=/staging] [LIBDIR_NAME=lib/x86_64-linux-gnu]
