@@ -267,5 +267,5 @@ int main(int argc, char **argv) {
            q.average_seek_latency, q.playing_time, (unsigned long long)q.average_bitrate);
     kino_emitter_free(kino);
     gst_deinit();
-    return p.at_eos ? 0 : 1;
+    return p.at_eos && !q.playback_failed ? 0 : 1;
 }

@@ -15,11 +15,9 @@
  *
  * libmpv plays one HLS variant at a time and never switches by itself
  * (libavformat's HLS demuxer has no ABR), so this player does what an
- * mpv-based HLS player must: it starts on the lowest variant and steps
- * one variant down when less than a third of its buffering goal is
- * buffered (and more is still to come), one up when the goal is reached,
- * at most once every 4 s (a minimal buffer-based ABR). The adapter
- * reports those switches as ABR (option track_switches_are_abr).
+ * mpv-based HLS player must: it starts on the lowest variant and switches
+ * tracks itself (adapt(), a minimal ABR). The adapter reports those
+ * switches as ABR (option track_switches_are_abr).
  *
  * It also prints, as "engine" lines, what mpv told the application itself
  * on its own handle, with milliseconds since start: what the adapter
@@ -50,7 +48,12 @@ typedef struct {
     mpv_handle *mpv;
     Script script;
     double t0, resume_at, last_switch;
+    double sampled_at, sampled_end; /* the buffered end a second ago */
+    bool arriving;
+    double peak_speed; /* bit/s the link read at lately */
     bool paused_done, seek_done, user_paused, started, at_eof, failed;
+    bool seeking, cache_paused, frozen; /* what explains a position standing still */
+    double moved_at;                    /* when time-pos last moved */
     double position, cache;
     /* HLS variants: video and audio track ids by ascending height */
     int64_t video[MAX_TRACKS], audio[MAX_TRACKS];
@@ -122,19 +125,53 @@ static void switch_variant(Player *p, int to) {
     mpv_set_property_string(p->mpv, "aid", aid);
 }
 
-/* A minimal buffer-based ABR over the variants. */
+/* A minimal ABR over the variants, on the buffer and the link's speed:
+ * down when less than half the buffering goal is buffered while data
+ * still arrives (the buffered end moved in the last second: a switch
+ * throws away what is buffered, and waiting for a new variant over a dead
+ * link only freezes), up when the goal is buffered and the link has
+ * lately read at three times the current variant's bitrate; at most one
+ * switch every 4 s, and none near the end. */
 static void adapt(Player *p) {
     double goal = p->script.buffer > 0 ? p->script.buffer : 10.0;
+    double end = p->position + p->cache, now = now_s();
+    int64_t speed = 0; /* bytes/s read from the network over the last second */
+    mpv_get_property(p->mpv, "cache-speed", MPV_FORMAT_INT64, &speed);
+    if (now - p->sampled_at >= 1.0) {
+        p->arriving = end > p->sampled_end + 0.05;
+        p->sampled_at = now;
+        p->sampled_end = end;
+        p->peak_speed *= 0.7; /* forget old peaks within a few seconds */
+    }
+    if ((double)speed * 8.0 > p->peak_speed) {
+        p->peak_speed = (double)speed * 8.0;
+    }
     if (p->variants < 2 || !p->started || p->user_paused ||
-        now_s() - p->last_switch < SWITCH_EVERY_S) {
+        now - p->last_switch < SWITCH_EVERY_S) {
         return;
     }
-    int idle = 0; /* the demuxer reads nothing more: at the end, or full */
+    int idle = 0;
+    double duration = 0.0, bitrate = 0.0;
     mpv_get_property(p->mpv, "demuxer-cache-idle", MPV_FORMAT_FLAG, &idle);
-    if (p->cache < goal / 3.0 && p->current > 0 && !idle) {
+    mpv_get_property(p->mpv, "duration", MPV_FORMAT_DOUBLE, &duration);
+    mpv_get_property(p->mpv, "video-bitrate", MPV_FORMAT_DOUBLE, &bitrate);
+    bool more_to_come = end < duration - 1.0;
+    if (p->cache < goal / 2.0 && p->current > 0 && p->arriving && !idle && more_to_come) {
         switch_variant(p, p->current - 1);
-    } else if (p->cache >= goal * 0.95 && p->current + 1 < p->variants) {
+    } else if (p->cache >= goal * 0.95 && p->current + 1 < p->variants && more_to_come &&
+               bitrate > 0.0 && p->peak_speed > 3.0 * bitrate) {
         switch_variant(p, p->current + 1);
+    }
+}
+
+/* mpv may stand still without saying so (after a track switch whose new
+ * track has no data yet): note when time-pos stops for 1 s while no
+ * pause, seek or paused-for-cache explains it. */
+static void watch_position(Player *p) {
+    if (p->started && !p->user_paused && !p->seeking && !p->cache_paused && !p->frozen &&
+        now_s() - p->moved_at >= 1.0) {
+        p->frozen = true;
+        engine(p, "frozen %.1f", (p->moved_at - p->t0) * 1000.0);
     }
 }
 
@@ -142,6 +179,7 @@ static void adapt(Player *p) {
 static void script(Player *p) {
     if (p->user_paused && now_s() >= p->resume_at) {
         p->user_paused = false;
+        p->moved_at = now_s();
         engine(p, "resume");
         mpv_set_property_string(p->mpv, "pause", "no");
     }
@@ -155,7 +193,7 @@ static void script(Player *p) {
         char to[32];
         snprintf(to, sizeof to, "%.3f", p->script.seek_to);
         const char *cmd[] = {"seek", to, "absolute+keyframes", NULL};
-        p->seek_done = true;
+        p->seek_done = p->seeking = true;
         engine(p, "seek %.3f %.3f", p->position, p->script.seek_to);
         mpv_command(p->mpv, cmd);
     }
@@ -171,7 +209,12 @@ static void on_event(Player *p, mpv_event *ev) {
         break;
     case MPV_EVENT_PLAYBACK_RESTART:
         engine(p, "playback-restart");
+        if (!p->started) {
+            p->last_switch = now_s(); /* a first sample before the first switch */
+        }
         p->started = true;
+        p->seeking = false;
+        p->moved_at = now_s();
         break;
     case MPV_EVENT_END_FILE: {
         mpv_event_end_file *end = ev->data;
@@ -183,11 +226,20 @@ static void on_event(Player *p, mpv_event *ev) {
     case MPV_EVENT_PROPERTY_CHANGE: {
         mpv_event_property *prop = ev->data;
         if (prop->format == MPV_FORMAT_DOUBLE && ev->reply_userdata == P_TIME_POS) {
+            if (*(double *)prop->data != p->position) {
+                p->moved_at = now_s();
+                if (p->frozen) {
+                    p->frozen = false;
+                    engine(p, "moving");
+                }
+            }
             p->position = *(double *)prop->data;
         } else if (prop->format == MPV_FORMAT_DOUBLE && ev->reply_userdata == P_CACHE) {
             p->cache = *(double *)prop->data;
         } else if (prop->format == MPV_FORMAT_FLAG && ev->reply_userdata == P_PAUSED_FOR_CACHE) {
-            engine(p, "paused-for-cache %s", *(int *)prop->data ? "yes" : "no");
+            p->cache_paused = *(int *)prop->data;
+            p->moved_at = now_s();
+            engine(p, "paused-for-cache %s", p->cache_paused ? "yes" : "no");
         } else if (prop->format == MPV_FORMAT_NODE && ev->reply_userdata == P_VIDEO_PARAMS) {
             int64_t w = 0, h = 0;
             mpv_get_property(p->mpv, "video-params/w", MPV_FORMAT_INT64, &w);
@@ -281,17 +333,21 @@ int main(int argc, char **argv) {
     bool done = false;
     while (!done) {
         mpv_event *ev = mpv_wait_event(p.mpv, 0.05);
-        if (ev->event_id == MPV_EVENT_END_FILE || ev->event_id == MPV_EVENT_SHUTDOWN) {
-            done = true;
+        if ((ev->event_id == MPV_EVENT_END_FILE &&
+             ((mpv_event_end_file *)ev->data)->reason != MPV_END_FILE_REASON_REDIRECT) ||
+            ev->event_id == MPV_EVENT_SHUTDOWN) {
+            done = true; /* (a redirect: the playlist's entry plays next) */
         }
         on_event(&p, ev);
         script(&p);
         adapt(&p);
+        watch_position(&p);
     }
 
-    /* kino: detach before freeing the emitter; then everything is sent */
-    kino_mpv_detach(adapter);
+    /* kino: destroy the core first (the adapter sees every event up to its
+     * shutdown, and lets go of it), detach, then free the emitter */
     mpv_terminate_destroy(p.mpv);
+    kino_mpv_detach(adapter);
     kino_emitter_flush(kino, 5000);
     KinoStats st;
     KinoQoeBreakdown q;
@@ -309,5 +365,5 @@ int main(int argc, char **argv) {
            q.rebuffer_duration, q.quality_switches, q.upshifts, q.downshifts, q.seek_count,
            q.average_seek_latency, q.playing_time, (unsigned long long)q.average_bitrate);
     kino_emitter_free(kino);
-    return p.at_eof ? 0 : 1;
+    return p.at_eof && !q.playback_failed ? 0 : 1;
 }

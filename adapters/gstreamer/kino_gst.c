@@ -248,6 +248,14 @@ static void emit_load(KinoGstAdapter *a, const char *uri) {
     check(kino_emit_load(a->kino, uri, a->options.is_live), "load");
     v->loaded = TRUE;
     set_state(a, KINO_PLAYER_STATE_LOADING, 0.0);
+    if (current == GST_STATE_PLAYING) {
+        /* attached to a pipeline that already plays: it is on screen now */
+        double pos = position_s(a);
+        v->started = TRUE;
+        check(kino_emit_play(a->kino, pos), "play");
+        set_state(a, KINO_PLAYER_STATE_PLAYING, pos);
+        playing_clock(v, TRUE, g_get_monotonic_time());
+    }
 }
 
 /* The stall (reported or still pending) is over: frames flow again. */
@@ -931,10 +939,17 @@ static void on_sink_property(GObject *playbin, GParamSpec *pspec, gpointer data)
     read_sink_properties(data);
 }
 
+/* A URI was set (pspec NULL: at attach, when playbin's "uri", the next
+ * one, is already cleared once it plays; "current-uri" has it then). */
 static void on_uri(GObject *playbin, GParamSpec *pspec, gpointer data) {
-    (void)pspec;
     gchar *uri = NULL;
-    g_object_get(playbin, "uri", &uri, NULL);
+    if (pspec == NULL &&
+        g_object_class_find_property(G_OBJECT_GET_CLASS(playbin), "current-uri") != NULL) {
+        g_object_get(playbin, "current-uri", &uri, NULL);
+    }
+    if (uri == NULL) {
+        g_object_get(playbin, "uri", &uri, NULL);
+    }
     if (uri != NULL) {
         Item *item = item_new(ITEM_URI);
         item->text = uri;

@@ -25,29 +25,52 @@ enum {
     P_CACHE_DURATION,
     P_VIDEO_BITRATE,
     P_VIDEO_PARAMS,
-    P_VIDEO_TRACK
+    P_VIDEO_TRACK,
+    P_DURATION
 };
+
+/* An end of file this far short of the duration is a failure (see
+ * on_end_file). */
+#define EARLY_EOF_S 2.0
+
+/* Playback that stands still this long, while nothing explains it (no
+ * pause, seek or paused-for-cache), is a stall, counted from when it
+ * stopped: mpv freezes without paused-for-cache after a track switch
+ * whose new track has no data yet. A second is far above any frame
+ * interval, and above the short waits of a switch over a good link. */
+#define FREEZE_US 1000000
+
+/* How long after a rendition change "video-bitrate" is that rendition's. */
+#define MEASURE_AFTER_US 2000000
+
+/* Video track ids whose bitrate is remembered (libavformat's HLS: one per
+ * variant, numbered from 1). */
+#define MAX_TRACKS 32
 
 typedef struct {
     bool loaded, started, ended; /* a view is open / reached its first frame / closed */
     bool restarted;              /* the first frame is on screen, but paused */
+    bool redirected;             /* END_FILE REDIRECT: a playlist's entry loads next */
     bool paused;                 /* "pause" (the user's flag) */
     bool user_paused;            /* pause emitted, play not yet */
     bool seeking;                /* seek emitted, not completed */
     bool cache_paused;           /* "paused-for-cache" */
     bool stall_pending, stalled; /* debouncing / rebuffer emitted */
+    bool frozen;                 /* the stall is a freeze (time-pos stood still) */
+    int64_t progress_us;         /* when time-pos last moved, or playback (re)started */
     int64_t stall_begin_us;
     double stall_position, stall_level;
     KinoPlayerState state;       /* the last state reported to kino */
     double position, cache_s;    /* "time-pos", "demuxer-cache-duration" */
+    double duration;             /* "duration", 0 unknown */
     double video_bitrate;        /* "video-bitrate" of the track on screen */
     int64_t width, height;       /* the rendition on screen */
     uint64_t bitrate;            /* its bitrate as reported to kino */
     int64_t track, switched_from_track; /* the video track; the one before a switch */
     bool quality_pending;        /* new size seen, its bitrate not measured yet */
-    int64_t quality_pending_us;
     int64_t pending_width, pending_height;
-    double bitrate_at_switch;
+    int64_t rendition_since_us;  /* when the size on screen last changed */
+    double track_bitrate[MAX_TRACKS]; /* measured per video track id, 0 unknown */
     int64_t playing_since_us;
     double watched_s;
 } View;
@@ -63,9 +86,6 @@ struct KinoMpvAdapter {
     int64_t next_heartbeat_us;
 };
 
-/* How long a new rendition waits for its own bitrate measurement (mpv
- * measures "video-bitrate" per second of packets of the selected track). */
-#define QUALITY_WAIT_US 2500000
 
 void kino_mpv_options_init(KinoMpvOptions *options) {
     if (options == NULL) {
@@ -131,6 +151,10 @@ static uint64_t get_count(KinoMpvAdapter *a, const char *name) {
 
 static void on_start_file(KinoMpvAdapter *a) {
     View *v = &a->view;
+    if (v->redirected && view_open(v)) {
+        v->redirected = false; /* the playlist's entry: the same view goes on */
+        return;
+    }
     KinoPlayerState previous = v->state;
     bool paused = v->paused;
     int64_t track = v->track;
@@ -147,6 +171,7 @@ static void on_start_file(KinoMpvAdapter *a) {
 }
 
 static void start_playing(KinoMpvAdapter *a, int64_t at_us) {
+    a->view.progress_us = at_us;
     check(kino_emit_play(a->kino, a->view.position), "play");
     set_state(a, KINO_PLAYER_STATE_PLAYING);
     playing_clock(&a->view, true, at_us);
@@ -222,41 +247,83 @@ static void report_stall(KinoMpvAdapter *a) {
     check(kino_emit_rebuffer(a->kino, v->stall_position, v->stall_level), "rebuffer");
 }
 
-static void on_cache_pause(KinoMpvAdapter *a, bool cache_paused, int64_t at_us) {
+/* A stall began at `begin_us` (now, or when a freeze began). */
+static void begin_stall(KinoMpvAdapter *a, int64_t begin_us, int64_t at_us) {
     View *v = &a->view;
-    v->cache_paused = cache_paused;
-    if (!view_open(v) || !v->started || v->seeking || v->user_paused) {
-        return; /* startup, a seek or a pause: not a stall */
-    }
-    if (cache_paused && !v->stall_pending && !v->stalled) {
-        v->stall_pending = true;
-        v->stall_begin_us = at_us;
-        v->stall_position = v->position;
-        v->stall_level = v->cache_s;
-        playing_clock(v, false, at_us);
-        set_state(a, KINO_PLAYER_STATE_BUFFERING);
-        if (a->options.stall_debounce_ms == 0) {
-            report_stall(a);
-        }
-    } else if (!cache_paused && (v->stall_pending || v->stalled)) {
-        if (v->stalled) {
-            double measured = (double)(at_us - v->stall_begin_us) / 1e6;
-            check(kino_emit_rebuffer_end(a->kino, v->position, measured), "rebuffer_end");
-        }
-        v->stall_pending = v->stalled = false;
-        set_state(a, KINO_PLAYER_STATE_PLAYING);
-        playing_clock(v, true, at_us);
+    v->stall_pending = true;
+    v->stall_begin_us = begin_us;
+    v->stall_position = v->position;
+    v->stall_level = v->cache_s;
+    playing_clock(v, false, begin_us);
+    set_state(a, KINO_PLAYER_STATE_BUFFERING);
+    if (a->options.stall_debounce_ms == 0 ||
+        at_us >= begin_us + (int64_t)a->options.stall_debounce_ms * 1000) {
+        report_stall(a);
     }
 }
 
-/* Emits the pending rendition change, with the bitrate known by now. */
-static void emit_quality(KinoMpvAdapter *a) {
+static void end_stall(KinoMpvAdapter *a, int64_t at_us) {
+    View *v = &a->view;
+    if (v->stalled) {
+        double measured = (double)(at_us - v->stall_begin_us) / 1e6;
+        check(kino_emit_rebuffer_end(a->kino, v->position, measured), "rebuffer_end");
+    }
+    v->stall_pending = v->stalled = v->frozen = false;
+    v->progress_us = at_us;
+    set_state(a, KINO_PLAYER_STATE_PLAYING);
+    playing_clock(v, true, at_us);
+}
+
+static bool stall_possible(const View *v) {
+    return view_open(v) && v->started && !v->seeking && !v->user_paused;
+}
+
+static void on_cache_pause(KinoMpvAdapter *a, bool cache_paused, int64_t at_us) {
+    View *v = &a->view;
+    v->cache_paused = cache_paused;
+    if (!stall_possible(v)) {
+        return; /* startup, a seek or a pause: not a stall */
+    }
+    if (cache_paused && !v->stall_pending && !v->stalled) {
+        begin_stall(a, at_us, at_us);
+    } else if (!cache_paused && (v->stall_pending || v->stalled)) {
+        end_stall(a, at_us);
+    }
+}
+
+/* time-pos moved (or not) at `at_us`. */
+static void on_progress(KinoMpvAdapter *a, double position, int64_t at_us) {
+    View *v = &a->view;
+    bool moved = position != v->position;
+    v->position = position;
+    if (!moved) {
+        return;
+    }
+    if (v->frozen && (v->stall_pending || v->stalled)) {
+        end_stall(a, at_us); /* frames flow again */
+    }
+    v->progress_us = at_us;
+}
+
+/* Has playback stood still for FREEZE_US with nothing to explain it? */
+static void check_freeze(KinoMpvAdapter *a, int64_t at_us) {
+    View *v = &a->view;
+    if (stall_possible(v) && !v->paused && !v->cache_paused && !v->stall_pending &&
+        !v->stalled && v->progress_us != 0 && at_us >= v->progress_us + FREEZE_US) {
+        v->frozen = true;
+        begin_stall(a, v->progress_us, at_us);
+    }
+}
+
+static double *track_bitrate(View *v, int64_t track) {
+    return track >= 0 && track < MAX_TRACKS ? &v->track_bitrate[track] : NULL;
+}
+
+/* Emits the pending rendition change at `bitrate` (bit/s, 0 unknown). */
+static void emit_quality(KinoMpvAdapter *a, double bitrate) {
     View *v = &a->view;
     v->quality_pending = false;
-    uint64_t to_bitrate = v->video_bitrate > 0.0 ? (uint64_t)v->video_bitrate : 0;
-    if (v->width != 0 && to_bitrate == v->bitrate) {
-        to_bitrate = 0; /* still the old track's measurement: unknown */
-    }
+    uint64_t to_bitrate = bitrate > 0.0 ? (uint64_t)bitrate : 0;
     bool initial = v->width == 0;
     KinoResolution from = {(uint32_t)v->width, (uint32_t)v->height};
     KinoResolution to = {(uint32_t)v->pending_width, (uint32_t)v->pending_height};
@@ -295,34 +362,57 @@ static void on_video_params(KinoMpvAdapter *a, const mpv_node *node, int64_t at_
         return;
     }
     if (v->quality_pending) {
-        emit_quality(a); /* a second change before the first was measured */
+        emit_quality(a, 0.0); /* a second change before the first was measured */
+    }
+    /* The track on screen now: its property change may come after this. */
+    int64_t track = 0;
+    if (mpv_get_property(a->client, "current-tracks/video/id", MPV_FORMAT_INT64, &track) >= 0) {
+        v->track = track;
     }
     v->quality_pending = true;
-    v->quality_pending_us = at_us;
     v->pending_width = w;
     v->pending_height = h;
-    v->bitrate_at_switch = v->video_bitrate;
-    if (v->width == 0 && v->video_bitrate > 0.0) {
-        emit_quality(a);
+    v->rendition_since_us = at_us;
+    /* mpv 0.35 tells no track's declared bitrate: a track seen before has
+     * its measurement; a new one waits for its first (see on_property). */
+    double *known = track_bitrate(v, v->track);
+    if (known != NULL && *known > 0.0) {
+        emit_quality(a, *known);
     }
 }
 
 static void on_end_file(KinoMpvAdapter *a, const mpv_event_end_file *end, int64_t at_us) {
     View *v = &a->view;
-    if (!view_open(v) || end->reason == MPV_END_FILE_REASON_REDIRECT) {
+    if (!view_open(v)) {
+        return;
+    }
+    if (end->reason == MPV_END_FILE_REASON_REDIRECT) {
+        v->redirected = true;
         return;
     }
     if (v->quality_pending) {
-        emit_quality(a);
+        emit_quality(a, 0.0); /* never measured */
     }
     playing_clock(v, false, at_us);
     v->ended = true;
-    if (end->reason == MPV_END_FILE_REASON_ERROR) {
+    /* libavformat's HLS demuxer skips segments it cannot fetch; when none
+     * come any more it ends the file as if at its end. A VOD "end" well
+     * short of the duration is that failure. */
+    bool early = end->reason == MPV_END_FILE_REASON_EOF && !a->options.is_live &&
+                 v->duration > 0.0 && v->position < v->duration - EARLY_EOF_S;
+    if (end->reason == MPV_END_FILE_REASON_ERROR || early) {
         set_state(a, KINO_PLAYER_STATE_ERROR);
-        char code[64];
-        snprintf(code, sizeof code, "mpv:%d", end->error);
-        check(kino_emit_error(a->kino, code, mpv_error_string(end->error), true, v->position),
-              "error");
+        char code[64], message[160];
+        if (early) {
+            snprintf(code, sizeof code, "mpv:early-eof");
+            snprintf(message, sizeof message,
+                     "the stream ended at %.1f s of %.1f s: its segments could not be fetched",
+                     v->position, v->duration);
+        } else {
+            snprintf(code, sizeof code, "mpv:%d", end->error);
+            snprintf(message, sizeof message, "%s", mpv_error_string(end->error));
+        }
+        check(kino_emit_error(a->kino, code, message, true, v->position), "error");
     } else {
         if (v->stalled) {
             double measured = (double)(at_us - v->stall_begin_us) / 1e6;
@@ -356,24 +446,35 @@ static void on_property(KinoMpvAdapter *a, const mpv_event *ev, int64_t at_us) {
         break;
     case P_TIME_POS:
         if (*(double *)p->data >= 0.0) {
-            v->position = *(double *)p->data;
+            on_progress(a, *(double *)p->data, at_us);
         }
         break;
     case P_CACHE_DURATION:
         v->cache_s = *(double *)p->data >= 0.0 ? *(double *)p->data : 0.0;
         break;
-    case P_VIDEO_BITRATE:
+    case P_VIDEO_BITRATE: {
+        /* mpv measures it over about a second of packets, and right after
+         * a switch that window still holds the old track's: only a value
+         * from MEASURE_AFTER_US on is the new track's own. */
         v->video_bitrate = *(double *)p->data;
-        if (v->quality_pending && v->video_bitrate > 0.0 &&
-            (v->width == 0 || v->video_bitrate != v->bitrate_at_switch)) {
-            emit_quality(a); /* the new track's own measurement */
+        bool fresh = at_us >= v->rendition_since_us + MEASURE_AFTER_US;
+        if (v->quality_pending && v->video_bitrate > 0.0 && fresh) {
+            emit_quality(a, v->video_bitrate);
+        }
+        double *known = track_bitrate(v, v->track);
+        if (!v->quality_pending && known != NULL && v->video_bitrate > 0.0 && fresh) {
+            *known = v->video_bitrate;
         }
         break;
+    }
     case P_VIDEO_PARAMS:
         on_video_params(a, p->data, at_us);
         break;
     case P_VIDEO_TRACK:
         v->track = *(int64_t *)p->data;
+        break;
+    case P_DURATION:
+        v->duration = *(double *)p->data > 0.0 ? *(double *)p->data : 0.0;
         break;
     default:
         break;
@@ -382,12 +483,10 @@ static void on_property(KinoMpvAdapter *a, const mpv_event *ev, int64_t at_us) {
 
 static void on_timers(KinoMpvAdapter *a, int64_t at_us) {
     View *v = &a->view;
+    check_freeze(a, at_us);
     if (v->stall_pending &&
         at_us >= v->stall_begin_us + (int64_t)a->options.stall_debounce_ms * 1000) {
         report_stall(a);
-    }
-    if (v->quality_pending && at_us >= v->quality_pending_us + QUALITY_WAIT_US) {
-        emit_quality(a);
     }
     if (a->options.heartbeat_interval_ms > 0 && at_us >= a->next_heartbeat_us) {
         a->next_heartbeat_us = at_us + (int64_t)a->options.heartbeat_interval_ms * 1000;
@@ -411,8 +510,10 @@ static int64_t next_deadline(const KinoMpvAdapter *a) {
         int64_t d = a->view.stall_begin_us + (int64_t)a->options.stall_debounce_ms * 1000;
         deadline = d < deadline ? d : deadline;
     }
-    if (a->view.quality_pending) {
-        int64_t d = a->view.quality_pending_us + QUALITY_WAIT_US;
+    const View *v = &a->view;
+    if (stall_possible(v) && !v->paused && !v->cache_paused && !v->stall_pending && !v->stalled &&
+        v->progress_us != 0) {
+        int64_t d = a->view.progress_us + FREEZE_US;
         deadline = d < deadline ? d : deadline;
     }
     return deadline;
@@ -494,6 +595,10 @@ KinoMpvAdapter *kino_mpv_attach(mpv_handle *mpv, KinoEmitter *emitter,
     if (mpv == NULL || emitter == NULL) {
         return NULL;
     }
+    int idle = 0; /* libmpv answers no property before mpv_initialize */
+    if (mpv_get_property(mpv, "idle-active", MPV_FORMAT_FLAG, &idle) == MPV_ERROR_UNINITIALIZED) {
+        return NULL;
+    }
     mpv_handle *client = mpv_create_weak_client(mpv, "kino");
     if (client == NULL) {
         return NULL;
@@ -532,6 +637,7 @@ KinoMpvAdapter *kino_mpv_attach(mpv_handle *mpv, KinoEmitter *emitter,
     failed |= mpv_observe_property(client, P_VIDEO_PARAMS, "video-params", MPV_FORMAT_NODE);
     failed |= mpv_observe_property(client, P_VIDEO_TRACK, "current-tracks/video/id",
                                    MPV_FORMAT_INT64);
+    failed |= mpv_observe_property(client, P_DURATION, "duration", MPV_FORMAT_DOUBLE);
     if (failed < 0 || pthread_create(&a->thread, NULL, adapter_thread, a) != 0) {
         mpv_destroy(client);
         pthread_mutex_destroy(&a->lock);
