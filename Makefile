@@ -58,7 +58,8 @@ clean:
 # them, gst-play and mpv-play. Built when pkg-config finds the engine's
 # development files (libgstreamer1.0-dev, libmpv-dev); otherwise make says
 # it skipped them. libkino itself never links an engine.
-ADAPTER_SOVERSION := 0
+# The adapters' SONAME follows libkino's major version.
+ADAPTER_SOVERSION := $(firstword $(subst ., ,$(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)))
 HAVE_GST := $(shell pkg-config --exists gstreamer-1.0 2>/dev/null && echo yes)
 HAVE_MPV := $(shell pkg-config --exists mpv 2>/dev/null && echo yes)
 ADAPTER_LIBS :=
@@ -108,7 +109,9 @@ $(BUILD)/mpv-play: examples-c/mpv_play.c adapters/mpv/kino_mpv.h $(LIBDIR)/libki
 # Installs include/kino.h and include/kino.hpp, lib/libkino.so.$(VERSION) with
 # the symlinks libkino.so.<major> (the SONAME) and libkino.so, lib/libkino.a,
 # lib/pkgconfig/kino.pc and the CMake package lib/cmake/kino (imported targets
-# kino::kino and kino::kino_static); scripts/install.sh does the work.
+# kino::kino and kino::kino_static), and the engine adapters that `make
+# adapters` could build (libkino-gst, libkino-mpv: header, .so, .a, .pc; it
+# says which it skipped); scripts/install.sh does the work.
 #
 # Why plain make and not cargo-c (`cargo cinstall`): cargo-c is not packaged
 # in Debian, so CI would have to build it from crates.io first, which costs
@@ -132,7 +135,7 @@ INSTALL_ENV = PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' LIBDIR_NAME='$(LIBDIR_NAME
 
 .PHONY: install uninstall native-static-libs
 
-install: lib
+install: lib adapters
 	$(INSTALL_ENV) scripts/install.sh install
 
 uninstall:

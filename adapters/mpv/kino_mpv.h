@@ -4,7 +4,8 @@
  *   mpv_initialize(mpv);
  *   KinoMpvAdapter *a = kino_mpv_attach(mpv, emitter, NULL);
  *   ... loadfile, the application's own event loop, as always ...
- *   kino_mpv_detach(a);            then mpv_terminate_destroy, kino_emitter_free
+ *   mpv_terminate_destroy(mpv);    the adapter sees every event, lets go
+ *   kino_mpv_detach(a);            then kino_emitter_free
  *
  * The adapter does not take the application's event loop: it makes its
  * own client handle on the same core (mpv_create_weak_client), observes
@@ -14,9 +15,16 @@
  * MPV_EVENT_PLAYBACK_RESTART, pause/play when "pause" changes, seek at
  * MPV_EVENT_SEEK and its completion at the next PLAYBACK_RESTART,
  * rebuffer/rebuffer_end around "paused-for-cache" (debounced, see
- * stall_debounce_ms), quality_change when "video-params" changes size
- * (the first one INITIAL), end or a fatal error at MPV_EVENT_END_FILE by
- * its reason, and a heartbeat every heartbeat_interval_ms from
+ * stall_debounce_ms) and around "time-pos" standing still for a second
+ * with nothing to explain it (mpv freezes that way, unreported, after a
+ * track switch whose new track has no data yet), quality_change when
+ * "video-params" changes size (the first one INITIAL; its bitrate is
+ * "video-bitrate" measured on that track, since mpv 0.35 tells no
+ * track's declared one), end or a fatal error at MPV_EVENT_END_FILE by
+ * its reason (an EOF more than 2 s short of a VOD's duration is the
+ * fatal error "mpv:early-eof": libavformat ends a stream that way when
+ * its segments stop coming), and a heartbeat every heartbeat_interval_ms
+ * from
  * "time-pos", "demuxer-cache-duration", "video-bitrate",
  * "frame-drop-count" + "decoder-frame-drop-count" and
  * "estimated-frame-number".
@@ -30,13 +38,15 @@
  * before kino_emitter_free. When kino_mpv_detach returns, the adapter's
  * thread has finished, its client handle is destroyed, and kino is never
  * called by it again. The adapter's handle is weak: it never keeps the
- * core alive. If the application destroys the core first
- * (mpv_terminate_destroy, or "quit"), the adapter sees
- * MPV_EVENT_SHUTDOWN, closes the view with `end` if one is open, and lets
- * go of the core at once (so mpv_terminate_destroy does not wait for it);
- * kino_mpv_detach is still needed afterwards, to free the adapter.
- * Detaching while the core runs emits nothing: the open view closes at
- * the next kino_emit_load or at kino_emitter_free.
+ * core alive. Destroying the core first (mpv_terminate_destroy, or
+ * "quit") is the better order: the adapter handles every event up to
+ * MPV_EVENT_SHUTDOWN (the last END_FILE included), closes the view with
+ * `end` if one is still open, and lets go of the core at once, so
+ * mpv_terminate_destroy does not wait for it; kino_mpv_detach then frees
+ * the adapter. Detaching while the core runs is fine too and emits
+ * nothing more (an event mpv has not yet queued for the adapter is not
+ * seen): the open view closes at the next kino_emit_load or at
+ * kino_emitter_free.
  *
  * Every function is safe with NULL arguments. The header compiles as C99
  * and as C++.
@@ -70,7 +80,8 @@ typedef struct KinoMpvOptions {
      * reported as a stall; a longer one is reported with its full measured
      * duration. Default 200 (as for GStreamer); 0 reports every one. The
      * playing clock stops at its start either way (a PLAYING->BUFFERING
-     * state_change). */
+     * state_change). A freeze (time-pos standing still) is noticed after
+     * a second, and reported with its duration from when it stopped. */
     uint32_t stall_debounce_ms;
     /* Passed to kino_emit_load: mpv cannot tell before it has opened the
      * stream. Default false. */
