@@ -112,16 +112,16 @@ fn mpv_figures(run: &Run) -> Figures {
                 stall_since = None; // a seek ends a stall
                 stop(&mut playing_since, &mut f, t);
             }
-            "paused-for-cache" if l.args[0] == "yes" => {
-                if started && seek_since.is_none() && !user_paused && stall_since.is_none() {
+            "paused-for-cache" | "moving" => {
+                let begins = l.what == "paused-for-cache" && l.args[0] == "yes";
+                if !begins {
+                    if let Some(s) = stall_since.take() {
+                        f.episodes.push(t - s);
+                        begin(&mut playing_since, &mut f, t);
+                    }
+                } else if started && seek_since.is_none() && !user_paused && stall_since.is_none() {
                     stall_since = Some(t);
                     stop(&mut playing_since, &mut f, t);
-                }
-            }
-            "paused-for-cache" | "moving" => {
-                if let Some(s) = stall_since.take() {
-                    f.episodes.push(t - s);
-                    begin(&mut playing_since, &mut f, t);
                 }
             }
             "frozen" => {
