@@ -51,7 +51,7 @@ typedef struct {
     double sampled_at, sampled_end; /* the buffered end a second ago */
     bool arriving;
     double peak_speed; /* bit/s the link read at lately */
-    bool paused_done, seek_done, user_paused, started, at_eof, failed;
+    bool paused_done, seek_done, user_paused, started, at_eof;
     bool seeking, cache_paused, frozen; /* what explains a position standing still */
     double moved_at;                    /* when time-pos last moved */
     double position, cache;
@@ -220,7 +220,6 @@ static void on_event(Player *p, mpv_event *ev) {
         mpv_event_end_file *end = ev->data;
         engine(p, "end-file %d %s", (int)end->reason, mpv_error_string(end->error));
         p->at_eof = end->reason == MPV_END_FILE_REASON_EOF;
-        p->failed = end->reason == MPV_END_FILE_REASON_ERROR;
         break;
     }
     case MPV_EVENT_PROPERTY_CHANGE: {

@@ -151,6 +151,11 @@ fn check_view(records: &[Value]) {
         "the first frame, after the pause, after the seek: {names:?}"
     );
     assert_eq!(count("rebuffer"), count("rebuffer_end"), "{names:?}");
+    // The scripted seek, from 5 s back to 2 s (a key-unit seek may land
+    // up to a GOP, 1 s, before its target; `from` is read as it starts).
+    let seek = records.iter().find(|r| r["event"] == "seek").unwrap();
+    assert!((seek["from"].as_f64().unwrap() - 5.0).abs() < 0.3, "{seek}");
+    assert!((seek["to"].as_f64().unwrap() - 2.0).abs() <= 1.0, "{seek}");
     assert_eq!(count("error"), 0, "{names:?}");
     assert!(count("heartbeat") >= 2, "10 s heartbeats: {names:?}");
     for hb in records.iter().filter(|r| r["event"] == "heartbeat") {

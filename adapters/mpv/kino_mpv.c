@@ -207,7 +207,7 @@ static void on_seek(KinoMpvAdapter *a, int64_t at_us) {
     /* While a seek runs, "time-pos" answers its target. */
     double to = get_double(a, "time-pos");
     playing_clock(v, false, at_us);
-    v->stall_pending = v->stalled = false; /* a seek ends a stall */
+    v->stall_pending = v->stalled = v->frozen = false; /* a seek ends a stall */
     v->seeking = true;
     check(kino_emit_seek(a->kino, from, to), "seek");
     set_state(a, KINO_PLAYER_STATE_SEEKING);
@@ -228,7 +228,7 @@ static void on_pause(KinoMpvAdapter *a, bool paused, int64_t at_us) {
     }
     if (paused && !v->user_paused) {
         v->user_paused = true;
-        v->stall_pending = v->stalled = false; /* a user pause ends a stall */
+        v->stall_pending = v->stalled = v->frozen = false; /* a user pause ends a stall */
         playing_clock(v, false, at_us);
         check(kino_emit_pause(a->kino, v->position), "pause");
         set_state(a, KINO_PLAYER_STATE_PAUSED);
