@@ -18,7 +18,7 @@ lib:
 	$(CARGO) build --release --quiet
 	ln -sf libkino.so $(LIBDIR)/libkino.so.0
 
-examples: lib $(BUILD)/player
+examples: lib $(BUILD)/player adapters
 
 $(BUILD)/player: examples-c/player.c include/kino.h | lib
 	mkdir -p $(BUILD)
@@ -52,6 +52,56 @@ clean:
 	$(CARGO) clean
 	rm -rf $(BUILD)
 
+# ---- engine adapters --------------------------------------------------------
+# adapters/gstreamer -> libkino-gst.so (+ .a), adapters/mpv -> libkino-mpv.so
+# (+ .a), each linked to libkino and its engine, and the example players on
+# them, gst-play and mpv-play. Built when pkg-config finds the engine's
+# development files (libgstreamer1.0-dev, libmpv-dev); otherwise make says
+# it skipped them. libkino itself never links an engine.
+# The adapters' SONAME follows libkino's major version.
+ADAPTER_SOVERSION := $(firstword $(subst ., ,$(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)))
+HAVE_GST := $(shell pkg-config --exists gstreamer-1.0 2>/dev/null && echo yes)
+HAVE_MPV := $(shell pkg-config --exists mpv 2>/dev/null && echo yes)
+ADAPTER_LIBS :=
+ifeq ($(HAVE_GST),yes)
+ADAPTER_LIBS += $(LIBDIR)/libkino-gst.so $(LIBDIR)/libkino-gst.a $(BUILD)/gst-play
+endif
+ifeq ($(HAVE_MPV),yes)
+ADAPTER_LIBS += $(LIBDIR)/libkino-mpv.so $(LIBDIR)/libkino-mpv.a $(BUILD)/mpv-play
+endif
+
+.PHONY: adapters
+adapters: lib $(ADAPTER_LIBS)
+ifneq ($(HAVE_GST),yes)
+	@echo "make: skipped the GStreamer adapter and gst-play (no gstreamer-1.0 development files: apt-get install libgstreamer1.0-dev)"
+endif
+ifneq ($(HAVE_MPV),yes)
+	@echo "make: skipped the mpv adapter and mpv-play (no mpv development files: apt-get install libmpv-dev)"
+endif
+
+# $(call adapter,LIB,SOURCE,PKG): the shared and static library LIB of one
+# adapter from SOURCE.c (and SOURCE.h), using the pkg-config package PKG.
+define adapter
+$(LIBDIR)/$(1).o: $(2).c $(2).h include/kino.h | lib
+	$$(CC) $$(CFLAGS) -fPIC -Iinclude -I$(dir $(2)) $$$$(pkg-config --cflags $(3)) -c $$< -o $$@
+$(LIBDIR)/$(1).so: $(LIBDIR)/$(1).o | lib
+	$$(CC) -shared -Wl,-soname,$(1).so.$(ADAPTER_SOVERSION) $$< -L$(LIBDIR) -lkino $$$$(pkg-config --libs $(3)) -o $$@
+	ln -sf $(1).so $(LIBDIR)/$(1).so.$(ADAPTER_SOVERSION)
+$(LIBDIR)/$(1).a: $(LIBDIR)/$(1).o
+	rm -f $$@ && ar rcs $$@ $$<
+endef
+$(eval $(call adapter,libkino-gst,adapters/gstreamer/kino_gst,gstreamer-1.0))
+$(eval $(call adapter,libkino-mpv,adapters/mpv/kino_mpv,mpv))
+
+$(BUILD)/gst-play: examples-c/gst_play.c adapters/gstreamer/kino_gst.h $(LIBDIR)/libkino-gst.so
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -Iinclude -Iadapters/gstreamer $< -L$(LIBDIR) -lkino-gst -lkino \
+	  $$(pkg-config --cflags --libs gstreamer-1.0) -Wl,-rpath,'$$ORIGIN/../../$(LIBDIR)' -o $@
+$(BUILD)/mpv-play: examples-c/mpv_play.c adapters/mpv/kino_mpv.h $(LIBDIR)/libkino-mpv.so
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -Iinclude -Iadapters/mpv $< -L$(LIBDIR) -lkino-mpv -lkino \
+	  $$(pkg-config --cflags --libs mpv) -Wl,-rpath,'$$ORIGIN/../../$(LIBDIR)' -o $@
+
 # ---- install ----------------------------------------------------------------
 #   make install PREFIX=/usr/local [DESTDIR=/staging] [LIBDIR_NAME=lib/x86_64-linux-gnu]
 #   make uninstall PREFIX=...      removes what `make install` put there
@@ -59,7 +109,9 @@ clean:
 # Installs include/kino.h and include/kino.hpp, lib/libkino.so.$(VERSION) with
 # the symlinks libkino.so.<major> (the SONAME) and libkino.so, lib/libkino.a,
 # lib/pkgconfig/kino.pc and the CMake package lib/cmake/kino (imported targets
-# kino::kino and kino::kino_static); scripts/install.sh does the work.
+# kino::kino and kino::kino_static), and the engine adapters that `make
+# adapters` could build (libkino-gst, libkino-mpv: header, .so, .a, .pc; it
+# says which it skipped); scripts/install.sh does the work.
 #
 # Why plain make and not cargo-c (`cargo cinstall`): cargo-c is not packaged
 # in Debian, so CI would have to build it from crates.io first, which costs
@@ -83,7 +135,7 @@ INSTALL_ENV = PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' LIBDIR_NAME='$(LIBDIR_NAME
 
 .PHONY: install uninstall native-static-libs
 
-install: lib
+install: lib adapters
 	$(INSTALL_ENV) scripts/install.sh install
 
 uninstall:

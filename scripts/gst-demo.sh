@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GStreamer demo: a real player engine (examples-c/gst_player.c, playbin)
+# The GStreamer demo: a real player engine (examples-c/gst_play.c: playbin
+# reporting through the adapter, adapters/gstreamer)
 # plays a generated multi-rendition HLS stream served on 127.0.0.1 and
 # reports it through kino to a local collector, which shows what arrived.
 #
@@ -39,15 +40,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== build: libkino (release), examples-c/gst_player.c"
-cargo build --release --quiet
-ln -sf libkino.so target/release/libkino.so.0
-mkdir -p examples-c/build
-# shellcheck disable=SC2046 # pkg-config output is a list of flags
-cc -std=c99 -O2 -g -Wall -Wextra -Wpedantic -Werror -D_POSIX_C_SOURCE=200809L \
-  -Iinclude examples-c/gst_player.c $(pkg-config --cflags --libs gstreamer-1.0) \
-  -Ltarget/release -lkino -Wl,-rpath,'$ORIGIN/../../target/release' -o "$work/gst_player"
-mv -f "$work/gst_player" examples-c/build/gst_player # atomic: concurrent runs never see half a file
+echo "== build: libkino (release), libkino-gst, examples-c/build/gst-play"
+make --no-print-directory examples-c/build/gst-play >/dev/null
 
 echo "== stream: scripts/make-hls.sh"
 scripts/make-hls.sh "$work/hls" 8 >/dev/null
@@ -81,7 +75,7 @@ fi
 
 echo "== player: $stream -> $url"
 status=0
-timeout 150 ./examples-c/build/gst_player --heartbeat-ms 1000 --timeout-s 120 "$stream" "$url" || status=$?
+KINO_BEACON_URL=$url timeout 150 ./examples-c/build/gst-play "$stream" || status=$?
 
 if [ -n "$collector_pid" ]; then
   echo "== collector"

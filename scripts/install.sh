@@ -19,6 +19,10 @@
 #   lib/libkino.a
 #   lib/pkgconfig/kino.pc
 #   lib/cmake/kino/kinoConfig.cmake, kinoConfigVersion.cmake
+# and, when built (make builds each only where pkg-config finds its engine's
+# development files; Linux only), the engine adapters:
+#   include/kino_gst.h, lib/libkino-gst.so.X.Y.Z (+ .so.X, .so), lib/libkino-gst.a,
+#   lib/pkgconfig/kino-gst.pc; the same for mpv (kino_mpv.h, libkino-mpv, kino-mpv.pc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,7 +71,15 @@ includedir=$prefix_dir/$INCLUDEDIR_NAME
 pcdir=$libdir/pkgconfig
 cmakedir=$libdir/cmake/kino
 
+# The engine adapters: "name header pkg-config-package engine".
+adapters=("gst kino_gst.h gstreamer-1.0 GStreamer" "mpv kino_mpv.h mpv libmpv")
+
 if [ "$action" = uninstall ]; then
+  for adapter in "${adapters[@]}"; do
+    read -r name header _ _ <<<"$adapter"
+    rm -f "$includedir/$header" "$libdir/libkino-$name.so.$VERSION" "$libdir/libkino-$name.so.$major" \
+      "$libdir/libkino-$name.so" "$libdir/libkino-$name.a" "$pcdir/kino-$name.pc"
+  done
   rm -f "$includedir/kino.h" "$includedir/kino.hpp" \
     "$libdir/$shlib_real" "$libdir/$shlib_soname" "$libdir/$shlib_link" "$libdir/libkino.a" \
     "$pcdir/kino.pc" "$cmakedir/kinoConfig.cmake" "$cmakedir/kinoConfigVersion.cmake"
@@ -119,3 +131,23 @@ subst pkg/kinoConfig.cmake.in >"$cmakedir/kinoConfig.cmake"
 subst pkg/kinoConfigVersion.cmake.in >"$cmakedir/kinoConfigVersion.cmake"
 chmod 0644 "$pcdir/kino.pc" "$cmakedir/kinoConfig.cmake" "$cmakedir/kinoConfigVersion.cmake"
 echo "install.sh: installed kino $VERSION into $prefix_dir ($shlib_real, libkino.a, kino.pc, cmake/kino)"
+
+# The adapters `make adapters` built (it builds one only when pkg-config
+# finds its engine's development files).
+for adapter in "${adapters[@]}"; do
+  read -r name header pkg engine <<<"$adapter"
+  built_so=$BUILD_DIR/libkino-$name.so
+  if [ "$(uname -s)" = Darwin ] || [ ! -f "$built_so" ] || ! pkg-config --exists "$pkg" 2>/dev/null; then
+    echo "install.sh: skipped the $engine adapter (no $pkg development files, or not built)"
+    continue
+  fi
+  src=$(find adapters -name "$header" | head -n 1)
+  install -m 0644 "$src" "$includedir/$header"
+  install -m 0755 "$built_so" "$libdir/libkino-$name.so.$VERSION"
+  ln -sfn "libkino-$name.so.$VERSION" "$libdir/libkino-$name.so.$major"
+  ln -sfn "libkino-$name.so.$major" "$libdir/libkino-$name.so"
+  install -m 0644 "$BUILD_DIR/libkino-$name.a" "$libdir/libkino-$name.a"
+  subst "pkg/kino-$name.pc.in" >"$pcdir/kino-$name.pc"
+  chmod 0644 "$pcdir/kino-$name.pc"
+  echo "install.sh: installed the $engine adapter (libkino-$name.so.$VERSION, libkino-$name.a, kino-$name.pc, $header)"
+done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, gcc and make, when it is
 # missing: valgrind, g++, python3 + chDB (NDJSON into ClickHouse), cmake and
-# pkg-config (install tests), ffmpeg and GStreamer (the real player engine).
+# pkg-config (install tests), ffmpeg, GStreamer and libmpv (the real player
+# engines).
 # Quick when everything is present. Uses sudo when not run as root.
 set -euo pipefail
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -19,8 +20,11 @@ command -v readelf >/dev/null || need+=(binutils)
 # tests/gst_player.rs (scripts/gst-demo.sh): ffmpeg makes the HLS stream,
 # GStreamer plays it (playbin, hlsdemux/tsdemux, avdec_h264/avdec_aac, headers)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
+# tests/gst_adapter.rs, tests/mpv_adapter.rs: the engine adapters on the real
+# engines (GStreamer as above; libmpv and its headers; the players run under
+# ASan, which gcc brings)
 for pkg in gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-  gstreamer1.0-plugins-bad gstreamer1.0-libav libgstreamer1.0-dev; do
+  gstreamer1.0-plugins-bad gstreamer1.0-libav libgstreamer1.0-dev libmpv-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

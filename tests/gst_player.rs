@@ -1,7 +1,9 @@
-//! A real player engine: scripts/gst-demo.sh builds examples-c/gst_player.c
-//! (GStreamer playbin), generates a multi-rendition HLS stream with ffmpeg,
-//! serves it on 127.0.0.1 and plays it in real time; kino reports the
-//! session to this test's collector (KINO_BEACON_URL).
+//! The GStreamer demo script: scripts/gst-demo.sh builds gst-play
+//! (examples-c/gst_play.c on the adapter, with `make`), generates a
+//! multi-rendition HLS stream with ffmpeg, serves it on 127.0.0.1 and plays
+//! it in real time; kino reports the session to this test's collector
+//! (KINO_BEACON_URL). tests/gst_adapter.rs holds the adapter itself to
+//! what GStreamer reports; this keeps the demo working.
 //!
 //! Needs ffmpeg and GStreamer (runtime, plugins and headers); .ci/run
 //! installs them. Takes about 10 s: the stream is played at normal speed.
@@ -67,7 +69,6 @@ fn gstreamer_player_reports_an_hls_session() {
     );
     assert_eq!(count("end"), 1, "{names:?}");
     assert_eq!(count("error"), 0, "{names:?}");
-    assert!(count("heartbeat") >= 3, "≈1 s heartbeats: {names:?}");
     assert_eq!(
         names[names.len() - 2..],
         ["end", "qoe"],
@@ -115,7 +116,7 @@ fn gstreamer_player_reports_an_hls_session() {
     assert_eq!(seqs, (1..=records.len() as u64).collect::<Vec<_>>());
     assert!(
         stdout.contains(&format!(
-            "kino delivered {n} of {n} events (0 failed, 0 dropped)",
+            "stats emitted={n} delivered={n} failed=0 queued=0 dropped=0",
             n = records.len()
         )),
         "{stdout}"

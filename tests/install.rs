@@ -384,3 +384,87 @@ fn outside_program_links_statically_with_native_static_libs() {
     );
     run_outside(&program, "static");
 }
+
+/// The engine adapters `make install` put beside kino (the test machine has
+/// both engines' development files: scripts/test-deps.sh installs them):
+/// each example player builds from outside with `pkg-config kino-gst` /
+/// `kino-mpv` alone, loads the installed adapter and libkino, and runs.
+#[test]
+fn installed_adapters_build_the_example_players_with_pkg_config() {
+    let inst = installed();
+    for (pc, example, needed) in [
+        ("kino-gst", "examples-c/gst_play.c", "libkino-gst.so.0"),
+        ("kino-mpv", "examples-c/mpv_play.c", "libkino-mpv.so.0"),
+    ] {
+        let flags = run_ok(
+            tool("pkg-config", "pkg-config")
+                .args(["--cflags", "--libs", pc])
+                .env("PKG_CONFIG_PATH", inst.pkg_config_path()),
+            "pkg-config",
+        );
+        let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+        let program = inst.work.join(pc);
+        run_ok(
+            tool("cc", "gcc")
+                .args(["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+                .arg("-D_POSIX_C_SOURCE=200809L")
+                .arg(cbuild::root().join(example))
+                .args(flags.split_whitespace())
+                .arg(format!("-Wl,-rpath,{}", inst.lib().display()))
+                .arg("-o")
+                .arg(&program),
+            "cc with the adapter's pkg-config",
+        );
+        let deps = ldd(&program);
+        for lib in [needed, "libkino.so.0"] {
+            assert!(
+                deps.contains(&format!("{lib} => {}/{lib}", inst.lib().display())),
+                "the installed {lib} is the one loaded:\n{deps}"
+            );
+        }
+        // Without a URL it says how to call it: it loaded and ran.
+        let out = run_program(&program, &[]);
+        assert_eq!(out.status.code(), Some(2), "{pc}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("usage:"));
+    }
+}
+
+/// Without an engine's development files, `make` and `make install` say
+/// they skipped its adapter instead of failing (pkg-config made blind to
+/// every package).
+#[test]
+fn adapters_are_skipped_without_engine_development_files() {
+    let blind = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-pkg-config-dirs");
+    std::fs::create_dir_all(&blind).unwrap();
+    let out = run_ok(
+        tool("make", "make")
+            .args(["--no-print-directory", "adapters"])
+            .env("PKG_CONFIG_LIBDIR", &blind)
+            .env("PKG_CONFIG_PATH", &blind)
+            .current_dir(cbuild::root()),
+        "make adapters",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for engine in ["GStreamer", "mpv"] {
+        assert!(
+            stdout.contains(&format!("make: skipped the {engine} adapter")),
+            "{stdout}"
+        );
+    }
+    let prefix = blind.join(format!("prefix-{}", std::process::id()));
+    let out = run_ok(
+        tool("bash", "bash")
+            .arg(cbuild::root().join("scripts/install.sh"))
+            .arg("install")
+            .env("PREFIX", &prefix)
+            .env("PKG_CONFIG_LIBDIR", &blind)
+            .env("PKG_CONFIG_PATH", &blind)
+            .current_dir(cbuild::root()),
+        "install.sh install",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("skipped the GStreamer adapter"), "{stdout}");
+    assert!(stdout.contains("skipped the libmpv adapter"), "{stdout}");
+    assert!(!prefix.join("include/kino_gst.h").exists());
+    let _ = std::fs::remove_dir_all(&prefix);
+}

@@ -3,3 +3,5 @@
 
 pub mod cbuild;
 pub mod collector;
+pub mod hls;
+pub mod players;
