@@ -40,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== build: libkino (release), examples-c/gst_player.c"
-cargo build --release --quiet
+cargo build --release --quiet --lib
 ln -sf libkino.so target/release/libkino.so.0
 mkdir -p examples-c/build
 # shellcheck disable=SC2046 # pkg-config output is a list of flags

@@ -2,7 +2,7 @@
 # Installs what the test suite needs beyond Rust, gcc and make, when it is
 # missing: valgrind, g++, python3 + chDB (NDJSON into ClickHouse), cmake and
 # pkg-config (install tests), ffmpeg and GStreamer (the real player engine),
-# clickhouse-server (a real ClickHouse over HTTP).
+# clickhouse-server (a real ClickHouse over HTTP), chromium (headless).
 # Quick when everything is present. Uses sudo when not run as root.
 set -euo pipefail
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -22,6 +22,8 @@ command -v readelf >/dev/null || need+=(binutils)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 # tests/clickhouse_server.rs: a real ClickHouse server (Debian's 18.16)
 [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null || need+=(clickhouse-server)
+# tests/inspect.rs: kino-inspect's HTML report in a real headless browser
+command -v chromium >/dev/null || need+=(chromium)
 for pkg in gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
   gstreamer1.0-plugins-bad gstreamer1.0-libav libgstreamer1.0-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
