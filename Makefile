@@ -15,7 +15,7 @@ BUILD   := examples-c/build
 all: lib examples
 
 lib:
-	$(CARGO) build --release --quiet
+	$(CARGO) build --release --quiet --lib    # not the kino-inspect binary: scripts build what they run
 	ln -sf libkino.so $(LIBDIR)/libkino.so.0
 
 examples: lib $(BUILD)/player adapters

@@ -146,6 +146,11 @@ enum KinoFormat
   // One record per line, `Content-Type: application/x-ndjson`: what
   // ClickHouse (`JSONEachRow`), Vector and Fluent Bit ingest as is.
   KINO_FORMAT_NDJSON = 1,
+  // An OpenTelemetry OTLP/HTTP logs request in the OTLP/JSON encoding,
+  // `Content-Type: application/json`, for a collector's `/v1/logs`
+  // (docs/OTLP.md). Not delivered by this build yet:
+  // `kino_config_set_format` refuses it with `INVALID_ARGUMENT`.
+  KINO_FORMAT_OTLP_JSON = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -478,7 +483,8 @@ KinoStatus kino_config_set_spool_max_age_s(struct KinoConfig *config, uint32_t s
 
 // Sets the beacon body layout: `KINO_FORMAT_JSON` (default) or
 // `KINO_FORMAT_NDJSON`. Applies to HTTP beacons and to the batch
-// callback's text alike. Any other value is `INVALID_ARGUMENT`.
+// callback's text alike. Any other value is `INVALID_ARGUMENT`, and so,
+// for now, is `KINO_FORMAT_OTLP_JSON`.
 KinoStatus kino_config_set_format(struct KinoConfig *config, uint32_t format);
 
 // Content loaded: `url` (copied; user-info always removed, query and

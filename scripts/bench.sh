@@ -49,7 +49,7 @@ if [ "$rust" = 1 ]; then
   cargo bench --quiet --bench emit_latency -- "${rust_args[@]}"
 fi
 
-cargo build --release --quiet
+cargo build --release --quiet --lib
 ln -sf libkino.so target/release/libkino.so.0
 
 if [ "$c" = 1 ]; then

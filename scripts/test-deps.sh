@@ -2,7 +2,8 @@
 # Installs what the test suite needs beyond Rust, gcc and make, when it is
 # missing: valgrind, g++, python3 + chDB (NDJSON into ClickHouse), cmake and
 # pkg-config (install tests), ffmpeg, GStreamer and libmpv (the real player
-# engines).
+# engines), clickhouse-server (a real ClickHouse over HTTP), chromium
+# (headless).
 # Quick when everything is present. Uses sudo when not run as root.
 set -euo pipefail
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -20,6 +21,10 @@ command -v readelf >/dev/null || need+=(binutils)
 # tests/gst_player.rs (scripts/gst-demo.sh): ffmpeg makes the HLS stream,
 # GStreamer plays it (playbin, hlsdemux/tsdemux, avdec_h264/avdec_aac, headers)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
+# tests/clickhouse_server.rs: a real ClickHouse server (Debian's 18.16)
+[ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null || need+=(clickhouse-server)
+# tests/inspect.rs: kino-inspect's HTML report in a real headless browser
+command -v chromium >/dev/null || need+=(chromium)
 # tests/gst_adapter.rs, tests/mpv_adapter.rs: the engine adapters on the real
 # engines (GStreamer as above; libmpv and its headers; the players run under
 # ASan, which gcc brings)

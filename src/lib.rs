@@ -16,7 +16,8 @@
 //! [`event`] is the wire format (CONTRACT.md §3) and [`figures`] a view's
 //! QoE record; [`config`] is the validated configuration; [`stats`] the
 //! delivery counters; [`clock`] the two clocks (monotonic for durations,
-//! wall for timestamps).
+//! wall for timestamps); [`otlp`] re-encodes a beacon as OpenTelemetry
+//! logs (OTLP/JSON).
 
 pub mod batch;
 pub mod clock;
@@ -27,6 +28,7 @@ pub mod event;
 pub mod ffi;
 pub mod figures;
 pub mod ids;
+pub mod otlp;
 pub mod qoe;
 pub mod retry;
 pub mod sanitize;

@@ -141,6 +141,12 @@ impl Collector {
         self.inner.state.lock().unwrap().beacons.clone()
     }
 
+    /// The requests received after the first `n`, in arrival order.
+    pub fn beacons_from(&self, n: usize) -> Vec<Beacon> {
+        let state = self.inner.state.lock().unwrap();
+        state.beacons.get(n..).unwrap_or_default().to_vec()
+    }
+
     /// Records of the beacons that were answered 2xx, in arrival order.
     pub fn accepted_records(&self) -> Vec<serde_json::Value> {
         let state = self.inner.state.lock().unwrap();
