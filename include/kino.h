@@ -126,6 +126,9 @@ enum KinoDeliveryError
   KINO_DELIVERY_ERROR_INTERNAL = 7,
   // A record was larger than the body limit on its own (counted failed).
   KINO_DELIVERY_ERROR_TOO_LARGE = 8,
+  // The collector took a batch but rejected some of its records for
+  // good (an OTLP `partialSuccess`): those count in `failed`.
+  KINO_DELIVERY_ERROR_REJECTED = 9,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -148,8 +151,9 @@ enum KinoFormat
   KINO_FORMAT_NDJSON = 1,
   // An OpenTelemetry OTLP/HTTP logs request in the OTLP/JSON encoding,
   // `Content-Type: application/json`, for a collector's `/v1/logs`
-  // (docs/OTLP.md). Not delivered by this build yet:
-  // `kino_config_set_format` refuses it with `INVALID_ARGUMENT`.
+  // (docs/OTLP.md). Delivery then follows OTLP's rules: only 429, 502,
+  // 503 and 504 (and network errors) are retried, and records a 2xx
+  // answer rejects (`partialSuccess`) are counted as failed.
   KINO_FORMAT_OTLP_JSON = 2,
 };
 #ifndef __cplusplus
@@ -227,7 +231,8 @@ typedef uint32_t KinoQualityChangeReason;
 // `kino_config_set_keep_url_query`, `kino_config_set_retry_backoff_ms`,
 // `kino_config_set_max_body_bytes`, `kino_config_set_gzip`,
 // `kino_config_set_spool_dir`, `kino_config_set_spool_max_bytes`,
-// `kino_config_set_spool_max_age_s`, `kino_config_set_format`.
+// `kino_config_set_spool_max_age_s`, `kino_config_set_format`,
+// `kino_config_set_server_error_limit`.
 typedef struct KinoConfig KinoConfig;
 
 // One player instance's analytics pipe, with its own background thread.
@@ -481,11 +486,24 @@ KinoStatus kino_config_set_spool_max_bytes(struct KinoConfig *config, uint64_t b
 // days). Zero is `INVALID_ARGUMENT`.
 KinoStatus kino_config_set_spool_max_age_s(struct KinoConfig *config, uint32_t seconds);
 
-// Sets the beacon body layout: `KINO_FORMAT_JSON` (default) or
-// `KINO_FORMAT_NDJSON`. Applies to HTTP beacons and to the batch
-// callback's text alike. Any other value is `INVALID_ARGUMENT`, and so,
-// for now, is `KINO_FORMAT_OTLP_JSON`.
+// Sets the beacon body layout: `KINO_FORMAT_JSON` (default),
+// `KINO_FORMAT_NDJSON` or `KINO_FORMAT_OTLP_JSON`. Applies to HTTP beacons
+// and to the batch callback's text alike. Any other value is
+// `INVALID_ARGUMENT`.
 KinoStatus kino_config_set_format(struct KinoConfig *config, uint32_t format);
+
+// When a batch that keeps getting server errors is given up: after
+// `attempts` such answers in a row, or `max_age_s` seconds after the
+// first of them, whichever first (defaults 8 and 600). A server error is
+// a 5xx other than 502, 503 and 504 (a ClickHouse that cannot parse a
+// batch answers 500 every time): without a limit one such batch would
+// hold back every later one forever. The batch is counted in
+// `KinoStats.failed`, and kino_emitter_last_delivery_error() quotes the
+// server's answer. Answers that mean "later" (408, 429, 502, 503, 504)
+// and network errors are retried without limit.
+//
+// Errors: `NULL_ARGUMENT`, `INVALID_ARGUMENT` (a zero).
+KinoStatus kino_config_set_server_error_limit(struct KinoConfig *config, uint32_t attempts, uint32_t max_age_s);
 
 // Content loaded: `url` (copied; user-info always removed, query and
 // fragment removed unless `kino_config_set_keep_url_query`, then cut to

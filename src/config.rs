@@ -41,7 +41,30 @@ pub struct Config {
     pub(crate) spool_max_bytes: u64,
     pub(crate) spool_max_age: Duration,
     pub(crate) format: BeaconFormat,
+    pub(crate) server_error_limit: ServerErrorLimit,
     pub(crate) wall_clock: WallClock,
+}
+
+/// When a batch that keeps getting a server error is given up: after
+/// `attempts` such answers in a row, or once `max_age` has passed since
+/// the first of them, whichever comes first. Answers that say "try again
+/// later" (408, 429, 502, 503, 504) and network errors never count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerErrorLimit {
+    /// Server errors in a row that give a batch up (default 8).
+    pub attempts: u32,
+    /// Longest a batch is retried after its first server error (default
+    /// 10 minutes).
+    pub max_age: Duration,
+}
+
+impl Default for ServerErrorLimit {
+    fn default() -> Self {
+        ServerErrorLimit {
+            attempts: 8,
+            max_age: Duration::from_secs(600),
+        }
+    }
 }
 
 /// How a batch is laid out in a beacon body.
@@ -53,6 +76,9 @@ pub enum BeaconFormat {
     /// One record per line, `application/x-ndjson` (ClickHouse
     /// `JSONEachRow`, Vector, Fluent Bit).
     Ndjson,
+    /// An OTLP/HTTP logs export in the OTLP/JSON encoding (docs/OTLP.md),
+    /// for an OpenTelemetry Collector's `/v1/logs`.
+    OtlpJson,
 }
 
 impl Default for Config {
@@ -75,6 +101,7 @@ impl Default for Config {
             spool_max_bytes: 10 * 1024 * 1024,
             spool_max_age: Duration::from_secs(7 * 24 * 3600),
             format: BeaconFormat::JsonArray,
+            server_error_limit: ServerErrorLimit::default(),
             wall_clock: system_wall_clock,
         }
     }
@@ -100,6 +127,7 @@ impl std::fmt::Debug for Config {
             .field("spool_max_bytes", &self.spool_max_bytes)
             .field("spool_max_age", &self.spool_max_age)
             .field("format", &self.format)
+            .field("server_error_limit", &self.server_error_limit)
             .finish()
     }
 }
@@ -322,6 +350,20 @@ impl Config {
     /// Beacon body layout (default: a JSON array).
     pub fn set_format(&mut self, format: BeaconFormat) {
         self.format = format;
+    }
+
+    /// When a batch that keeps getting server errors (a 500 for a body the
+    /// server cannot take, say) is given up and counted as failed: after
+    /// `attempts` in a row, or `max_age_s` seconds after the first
+    /// (defaults 8 and 600). Zero is refused.
+    pub fn set_server_error_limit(&mut self, attempts: u32, max_age_s: u32) -> Result<()> {
+        let attempts = nonzero(attempts, "server error attempts")?;
+        let seconds = nonzero(max_age_s, "server error age")?;
+        self.server_error_limit = ServerErrorLimit {
+            attempts,
+            max_age: Duration::from_secs(u64::from(seconds)),
+        };
+        Ok(())
     }
 
     /// Compress beacon bodies with gzip (`Content-Encoding: gzip`).

@@ -108,7 +108,10 @@ impl Emitter {
                 batch_size: config.batch_size as usize,
                 flush_interval: config.flush_interval,
                 request_timeout: config.request_timeout,
-                backoff: config.backoff,
+                retry: crate::worker::settle::RetryRules {
+                    backoff: config.backoff,
+                    server_errors: config.server_error_limit,
+                },
                 max_body_bytes,
                 format: config.format,
                 spool: config.spool_dir.as_ref().map(|dir| SpoolSettings {

@@ -59,6 +59,9 @@ pub enum DeliveryError {
     Internal = 7,
     /// A record was larger than the body limit on its own.
     TooLarge = 8,
+    /// The collector took a batch but rejected some of its records (an
+    /// OTLP partial success).
+    Rejected = 9,
 }
 
 /// Live counters (events unless said otherwise).

@@ -85,9 +85,34 @@ fn ndjson_is_one_record_per_line() {
 }
 
 #[test]
+fn otlp_logs_reach_the_callback_too() {
+    let seen = Seen::default();
+    let h = emitter_with(&seen, KinoFormat::OtlpJson as u32);
+    for i in 0..3 {
+        assert_eq!(kino_emit_play(h, i as f64), KinoStatus::Ok);
+    }
+    assert_eq!(kino_emitter_flush(h, 10_000), KinoStatus::Ok);
+    kino_emitter_free(h);
+    let bodies = seen.bodies.lock().unwrap();
+    let names: Vec<String> = bodies
+        .iter()
+        .flat_map(|b| {
+            let v: serde_json::Value = serde_json::from_str(b).unwrap();
+            v["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["eventName"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(names, ["kino.play", "kino.play", "kino.play"]);
+}
+
+#[test]
 fn unknown_format_is_refused() {
     let cfg = kino_config_new();
-    assert_eq!(kino_config_set_format(cfg, 2), KinoStatus::InvalidArgument);
+    assert_eq!(kino_config_set_format(cfg, 3), KinoStatus::InvalidArgument);
     kino_config_free(cfg);
 }
 

@@ -1603,14 +1603,30 @@ fn newer_config_setters_refuse_null_and_bad_values() {
     refused(KinoStatus::InvalidArgument, &["spool maximum age"], || {
         kino_config_set_spool_max_age_s(cfg.0, 0)
     });
-    for bad in [2, 3, 999, u32::MAX] {
+    for bad in [3, 999, u32::MAX] {
         refused(
             KinoStatus::InvalidArgument,
             &["format", "KinoFormat"],
             || kino_config_set_format(cfg.0, bad),
         );
     }
+    assert_eq!(kino_config_set_format(cfg.0, 2), KinoStatus::Ok);
     assert_eq!(kino_config_set_format(cfg.0, 1), KinoStatus::Ok);
+    refused(KinoStatus::NullArgument, &["config"], || {
+        kino_config_set_server_error_limit(null_mut(), 1, 1)
+    });
+    refused(
+        KinoStatus::InvalidArgument,
+        &["server error attempts"],
+        || kino_config_set_server_error_limit(cfg.0, 0, 60),
+    );
+    refused(KinoStatus::InvalidArgument, &["server error age"], || {
+        kino_config_set_server_error_limit(cfg.0, 3, 0)
+    });
+    assert_eq!(
+        kino_config_set_server_error_limit(cfg.0, 3, 60),
+        KinoStatus::Ok
+    );
     assert_eq!(kino_config_set_format(cfg.0, 0), KinoStatus::Ok);
     assert_eq!(kino_config_set_gzip(cfg.0, false), KinoStatus::Ok);
 }

@@ -103,6 +103,9 @@ pub enum KinoDeliveryError {
     Internal = 7,
     /// A record was larger than the body limit on its own (counted failed).
     TooLarge = 8,
+    /// The collector took a batch but rejected some of its records for
+    /// good (an OTLP `partialSuccess`): those count in `failed`.
+    Rejected = 9,
 }
 
 const _: () = {
@@ -116,6 +119,7 @@ const _: () = {
     assert!(KinoDeliveryError::NoDestination as u32 == D::NoDestination as u32);
     assert!(KinoDeliveryError::Internal as u32 == D::Internal as u32);
     assert!(KinoDeliveryError::TooLarge as u32 == D::TooLarge as u32);
+    assert!(KinoDeliveryError::Rejected as u32 == D::Rejected as u32);
 };
 
 /// Creates an emitter from `config` (NULL means the defaults, including

@@ -8,9 +8,65 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use ureq::Agent;
 
-use super::{BatchSink, Body, Failure, Outcome};
+use super::{BatchSink, Body, Failure, Outcome, Protocol};
 use crate::retry::parse_retry_after;
 use crate::stats::DeliveryError;
+
+/// Most of an answer's body kino reads (to explain a refusal, or for an
+/// OTLP partial success).
+const MAX_ANSWER_BYTES: u64 = 64 * 1024;
+
+/// Most of an answer's body quoted in a failure's reason.
+const MAX_QUOTED_BYTES: usize = 512;
+
+/// What an HTTP answer means for the batch, by the body's protocol.
+fn read_answer(
+    protocol: Protocol,
+    status: u16,
+    retry_after: Option<std::time::Duration>,
+    answer: &[u8],
+) -> Outcome {
+    if (200..300).contains(&status) {
+        if protocol == Protocol::Otlp {
+            if let Some(p) = crate::otlp::parse_partial_success(answer) {
+                if p.rejected > 0 {
+                    return Outcome::Partial {
+                        rejected: p.rejected,
+                        message: p.message,
+                    };
+                }
+            }
+        }
+        return Outcome::Delivered;
+    }
+    let retryable = match protocol {
+        Protocol::Kino => status == 408 || status == 429 || status >= 500,
+        Protocol::Otlp => crate::otlp::is_retryable_status(status),
+    };
+    let quoted = quote(answer);
+    Outcome::Failed(Failure {
+        retryable,
+        status: Some(status),
+        retry_after,
+        kind: DeliveryError::HttpStatus,
+        reason: if quoted.is_empty() {
+            format!("collector answered HTTP {status}")
+        } else {
+            format!("collector answered HTTP {status}: {quoted}")
+        },
+    })
+}
+
+/// The start of an answer's body as one line of text, for a message.
+fn quote(answer: &[u8]) -> String {
+    let text = String::from_utf8_lossy(answer);
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::sanitize::truncate_utf8(&line, MAX_QUOTED_BYTES).to_owned()
+}
 
 /// `User-Agent` kino sends unless a header overrides it.
 pub const USER_AGENT: &str = concat!("kino/", env!("CARGO_PKG_VERSION"));
@@ -143,25 +199,16 @@ impl BatchSink for HttpSink {
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                // Read (and discard) a little of the body so the connection
-                // can be reused; the answer's content is not used.
+                // Read (a bounded part of) the body: the connection can then
+                // be reused, and the server's words explain a refusal.
                 let mut response = response;
-                let _ = response
+                let answer = response
                     .body_mut()
                     .with_config()
-                    .limit(64 * 1024)
-                    .read_to_vec();
-                if (200..300).contains(&status) {
-                    Outcome::Delivered
-                } else {
-                    Outcome::Failed(Failure {
-                        retryable: status == 408 || status == 429 || status >= 500,
-                        status: Some(status),
-                        retry_after,
-                        kind: DeliveryError::HttpStatus,
-                        reason: format!("collector answered HTTP {status}"),
-                    })
-                }
+                    .limit(MAX_ANSWER_BYTES)
+                    .read_to_vec()
+                    .unwrap_or_default();
+                read_answer(body.protocol(), status, retry_after, &answer)
             }
             Err(e) => Outcome::Failed(Failure {
                 retryable: is_transient(&e),
@@ -181,6 +228,52 @@ mod tests {
     #[test]
     fn user_agent_names_the_crate_version() {
         assert_eq!(USER_AGENT, format!("kino/{}", env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn answers_are_read_by_protocol() {
+        let retry = |protocol, status| match read_answer(protocol, status, None, b"") {
+            Outcome::Failed(f) => f.retryable,
+            other => panic!("{status}: {other:?}"),
+        };
+        for s in [408, 429, 500, 501, 502, 503, 504] {
+            assert!(retry(Protocol::Kino, s), "{s}");
+        }
+        assert!(!retry(Protocol::Kino, 400));
+        for s in [429, 502, 503, 504] {
+            assert!(retry(Protocol::Otlp, s), "{s}");
+        }
+        for s in [400, 408, 500, 501] {
+            assert!(!retry(Protocol::Otlp, s), "{s}");
+        }
+        let partial = br#"{"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"bad attr"}}"#;
+        assert_eq!(
+            read_answer(Protocol::Otlp, 200, None, partial),
+            Outcome::Partial {
+                rejected: 2,
+                message: "bad attr".into()
+            }
+        );
+        assert_eq!(
+            read_answer(Protocol::Kino, 200, None, partial),
+            Outcome::Delivered
+        );
+        assert_eq!(
+            read_answer(Protocol::Otlp, 200, None, b"{}"),
+            Outcome::Delivered
+        );
+        match read_answer(
+            Protocol::Kino,
+            500,
+            None,
+            b"Code: 27.\nDB::Exception: Cannot parse input",
+        ) {
+            Outcome::Failed(f) => assert_eq!(
+                f.reason,
+                "collector answered HTTP 500: Code: 27. DB::Exception: Cannot parse input"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -10,31 +10,54 @@ use std::time::{Duration, Instant};
 
 use crate::stats::DeliveryError;
 
+/// The protocol a body follows, which decides how an answer is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// kino's own beacons (a JSON array or NDJSON): 2xx is delivered;
+    /// 408, 429 and 5xx are retried.
+    Kino,
+    /// An OTLP/HTTP logs export: only 429, 502, 503 and 504 are retried,
+    /// and a 2xx may report records it rejected (`partialSuccess`).
+    Otlp,
+}
+
 /// One beacon body: JSON text followed by a NUL, so a C callback can take
 /// it as a string without another copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Body {
     bytes_with_nul: Vec<u8>,
     content_type: &'static str,
+    protocol: Protocol,
 }
 
 impl Body {
     /// Wraps a serialized JSON array (which contains no NUL byte).
     pub fn new(json: Vec<u8>) -> Self {
-        Self::with_type(json, "application/json")
+        Self::with_type(json, "application/json", Protocol::Kino)
     }
 
     /// Wraps newline-delimited JSON records.
     pub fn ndjson(text: Vec<u8>) -> Self {
-        Self::with_type(text, "application/x-ndjson")
+        Self::with_type(text, "application/x-ndjson", Protocol::Kino)
     }
 
-    fn with_type(mut text: Vec<u8>, content_type: &'static str) -> Self {
+    /// Wraps an OTLP/JSON `ExportLogsServiceRequest`.
+    pub fn otlp(json: Vec<u8>) -> Self {
+        Self::with_type(json, "application/json", Protocol::Otlp)
+    }
+
+    fn with_type(mut text: Vec<u8>, content_type: &'static str, protocol: Protocol) -> Self {
         text.push(0);
         Body {
             bytes_with_nul: text,
             content_type,
+            protocol,
         }
+    }
+
+    /// The protocol the body follows.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
     }
 
     /// The `Content-Type` of this body.
@@ -58,6 +81,14 @@ impl Body {
 pub enum Outcome {
     /// The collector (2xx) or callback (0) took the batch.
     Delivered,
+    /// The collector took the batch but rejected `rejected` of its records
+    /// for good (an OTLP `partialSuccess`), saying why in `message`.
+    Partial {
+        /// Records rejected.
+        rejected: u64,
+        /// The collector's explanation.
+        message: String,
+    },
     /// Not delivered.
     Failed(Failure),
     /// Not attempted: the emitter was freed (the callback's gate is shut).

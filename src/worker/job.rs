@@ -35,17 +35,31 @@ pub(crate) struct Job {
     pub source: Source,
     /// Failed attempts of the head part so far.
     pub attempts: u32,
+    /// Server errors in a row for the head part, and when the first came
+    /// (see `ServerErrorLimit`).
+    pub server_errors: u32,
+    pub first_server_error: Option<Mono>,
     /// No attempt before this (back-off or `Retry-After`).
     pub not_before: Mono,
 }
 
 impl Job {
+    /// The head part is dealt with: the next one starts afresh.
+    pub fn next_part(&mut self) {
+        self.parts.pop_front();
+        self.attempts = 0;
+        self.server_errors = 0;
+        self.first_server_error = None;
+    }
+
     /// A job for `parts` from `source`, to be tried now.
     pub fn new(parts: VecDeque<Part>, source: Source) -> Job {
         Job {
             parts,
             source,
             attempts: 0,
+            server_errors: 0,
+            first_server_error: None,
             not_before: Mono::now(),
         }
     }

@@ -28,12 +28,11 @@ use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 use crate::batch::{to_ndjson, Part};
 use crate::clock::Mono;
 use crate::config::BeaconFormat;
-use crate::retry::Backoff;
 use crate::spool::Spool;
 use crate::stats::{DeliveryError, Stats};
 use crate::transport::{BatchSink, Body, Failure, Outcome};
 use job::{Job, Source};
-use settle::After;
+use settle::{After, RetryRules};
 pub(crate) use shared::{Call, Due, Shared};
 use wake::{Situation, Wake};
 
@@ -59,7 +58,7 @@ pub(crate) struct Settings {
     pub batch_size: usize,
     pub flush_interval: Duration,
     pub request_timeout: Duration,
-    pub backoff: Backoff,
+    pub retry: RetryRules,
     pub max_body_bytes: usize,
     pub format: BeaconFormat,
     pub spool: Option<SpoolSettings>,
@@ -313,7 +312,7 @@ impl Worker {
                 if job.attempts > 0 {
                     self.shared.stats.retries.fetch_add(1, Relaxed);
                 }
-                let body = body_for(self.settings.format, part);
+                let body = body_for(self.settings.format, part, &self.shared);
                 st.in_delivery = true;
                 let outcome = sink.deliver(&body, deadline);
                 st.in_delivery = false;
@@ -330,7 +329,7 @@ impl Worker {
         let Some(job) = st.job.as_mut() else {
             return;
         };
-        match settle::apply(&self.shared, job, outcome, &self.settings.backoff) {
+        match settle::apply(&self.shared, job, outcome, &self.settings.retry) {
             After::Keep => {}
             After::Done => self.finish_job(st),
             After::Abandon => {
@@ -540,10 +539,11 @@ impl Worker {
             let Some(job) = st.job.as_mut() else {
                 return;
             };
-            if let Some(part) = job.parts.pop_front() {
-                settle::settle(&self.shared, &job.source, part.events, false);
+            if let Some(part) = job.parts.front() {
+                let events = part.events;
+                job.next_part();
+                settle::settle(&self.shared, &job.source, events, false);
             }
-            job.attempts = 0;
             if job.parts.is_empty() {
                 self.finish_job(st);
             }
@@ -581,12 +581,19 @@ impl Worker {
 }
 
 /// The body of `part` in the configured format.
-fn body_for(format: BeaconFormat, part: &Part) -> Body {
+fn body_for(format: BeaconFormat, part: &Part, shared: &Shared) -> Body {
     match format {
         BeaconFormat::JsonArray => Body::new(part.json.clone()),
         BeaconFormat::Ndjson => match to_ndjson(&part.json) {
             Some(text) => Body::ndjson(text),
             None => Body::new(part.json.clone()),
         },
+        BeaconFormat::OtlpJson => {
+            let resource = crate::otlp::OtlpResource::new(shared.session_id);
+            match crate::otlp::encode_logs(&part.json, &resource, std::time::SystemTime::now()) {
+                Some(json) => Body::otlp(json),
+                None => Body::new(part.json.clone()),
+            }
+        }
     }
 }
