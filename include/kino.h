@@ -232,7 +232,8 @@ typedef uint32_t KinoQualityChangeReason;
 // `kino_config_set_max_body_bytes`, `kino_config_set_gzip`,
 // `kino_config_set_spool_dir`, `kino_config_set_spool_max_bytes`,
 // `kino_config_set_spool_max_age_s`, `kino_config_set_format`,
-// `kino_config_set_server_error_limit`.
+// `kino_config_set_server_error_limit`, `kino_config_set_ca_file`,
+// `kino_config_set_ca_pem`.
 typedef struct KinoConfig KinoConfig;
 
 // One player instance's analytics pipe, with its own background thread.
@@ -504,6 +505,27 @@ KinoStatus kino_config_set_format(struct KinoConfig *config, uint32_t format);
 //
 // Errors: `NULL_ARGUMENT`, `INVALID_ARGUMENT` (a zero).
 KinoStatus kino_config_set_server_error_limit(struct KinoConfig *config, uint32_t attempts, uint32_t max_age_s);
+
+// Trusts the CA certificates in the PEM file at `path` for an `https://`
+// collector, beside kino's built-in roots (Mozilla's): a private
+// collector's CA, or a test CA. The file is read now; it may hold several
+// certificates (other PEM blocks are ignored). Replaces any CA set before
+// by this call or `kino_config_set_ca_pem`; NULL clears them. With the
+// `platform-verifier` build and no CA set, the operating system's trust
+// store is used instead of the built-in roots.
+//
+// Errors: `NULL_ARGUMENT` (config), `INVALID_UTF8`, `IO` (the file cannot
+// be read), `INVALID_ARGUMENT` (no certificate in it, one that cannot be
+// a root, or a build without the HTTP transport).
+KinoStatus kino_config_set_ca_file(struct KinoConfig *config, const char *path);
+
+// Like `kino_config_set_ca_file`, with the PEM text itself: `len` bytes at
+// `pem` (no NUL needed). NULL clears the CAs set before.
+//
+// Errors: `NULL_ARGUMENT` (config), `INVALID_ARGUMENT` (no certificate,
+// one that cannot be a root, `len` of 0, or a build without the HTTP
+// transport).
+KinoStatus kino_config_set_ca_pem(struct KinoConfig *config, const char *pem, size_t len);
 
 // Content loaded: `url` (copied; user-info always removed, query and
 // fragment removed unless `kino_config_set_keep_url_query`, then cut to

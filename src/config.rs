@@ -42,6 +42,8 @@ pub struct Config {
     pub(crate) spool_max_age: Duration,
     pub(crate) format: BeaconFormat,
     pub(crate) server_error_limit: ServerErrorLimit,
+    /// CA certificates (DER) trusted beside Mozilla's roots for https.
+    pub(crate) ca_certs: Vec<Vec<u8>>,
     pub(crate) wall_clock: WallClock,
 }
 
@@ -102,6 +104,7 @@ impl Default for Config {
             spool_max_age: Duration::from_secs(7 * 24 * 3600),
             format: BeaconFormat::JsonArray,
             server_error_limit: ServerErrorLimit::default(),
+            ca_certs: Vec::new(),
             wall_clock: system_wall_clock,
         }
     }
@@ -128,6 +131,7 @@ impl std::fmt::Debug for Config {
             .field("spool_max_age", &self.spool_max_age)
             .field("format", &self.format)
             .field("server_error_limit", &self.server_error_limit)
+            .field("ca_certs", &self.ca_certs.len())
             .finish()
     }
 }
@@ -364,6 +368,44 @@ impl Config {
             max_age: Duration::from_secs(u64::from(seconds)),
         };
         Ok(())
+    }
+
+    /// Trusts the CA certificates in the PEM text `pem` for an `https://`
+    /// collector, beside the built-in (Mozilla) roots — a private
+    /// collector's CA, or a test CA. Replaces any CA set before; `None`
+    /// clears them.
+    pub fn set_ca_pem(&mut self, pem: Option<&[u8]>) -> Result<()> {
+        let Some(pem) = pem else {
+            self.ca_certs.clear();
+            return Ok(());
+        };
+        #[cfg(feature = "http")]
+        {
+            self.ca_certs = crate::transport::tls::parse_ca_pem(pem)?;
+            Ok(())
+        }
+        #[cfg(not(feature = "http"))]
+        {
+            let _ = pem;
+            Err(Error::invalid(
+                "this kino was built without its HTTP transport: no CA to trust",
+            ))
+        }
+    }
+
+    /// Like [`Config::set_ca_pem`] with the PEM file at `path` (read now).
+    pub fn set_ca_file(&mut self, path: Option<&str>) -> Result<()> {
+        let Some(path) = path else {
+            return self.set_ca_pem(None);
+        };
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::new(
+                crate::error::ErrorKind::Io,
+                format!("cannot read CA file {path:?}: {e}"),
+            )
+        })?;
+        self.set_ca_pem(Some(&pem))
+            .map_err(|e| Error::invalid(format!("CA file {path:?}: {}", e.message)))
     }
 
     /// Compress beacon bodies with gzip (`Content-Encoding: gzip`).

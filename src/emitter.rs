@@ -456,6 +456,7 @@ fn http_sink(config: &Config) -> Option<Arc<dyn BatchSink>> {
             config.headers.clone(),
             config.request_timeout,
             config.gzip,
+            &config.ca_certs,
         )) as Arc<dyn BatchSink>
     })
 }

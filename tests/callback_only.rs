@@ -124,6 +124,12 @@ fn beacon_urls_need_the_http_feature() {
         assert_eq!(status, KinoStatus::Ok);
     } else {
         assert_eq!(status, KinoStatus::InvalidArgument);
+        // Nor is there a TLS stack to give a CA to.
+        let pem = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            kino_config_set_ca_pem(cfg, pem.as_ptr().cast(), pem.len()),
+            KinoStatus::InvalidArgument
+        );
     }
     kino_config_free(cfg);
 }

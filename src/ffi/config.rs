@@ -19,7 +19,8 @@ use std::ffi::{c_char, c_int, c_void};
 /// `kino_config_set_max_body_bytes`, `kino_config_set_gzip`,
 /// `kino_config_set_spool_dir`, `kino_config_set_spool_max_bytes`,
 /// `kino_config_set_spool_max_age_s`, `kino_config_set_format`,
-/// `kino_config_set_server_error_limit`.
+/// `kino_config_set_server_error_limit`, `kino_config_set_ca_file`,
+/// `kino_config_set_ca_pem`.
 pub struct KinoConfig(pub(crate) Config);
 
 /// Return value of a batch callback meaning "not delivered now, try again
@@ -340,5 +341,53 @@ pub extern "C" fn kino_config_set_server_error_limit(
         deref_mut(config, "config")?
             .0
             .set_server_error_limit(attempts, max_age_s)
+    })
+}
+
+/// Trusts the CA certificates in the PEM file at `path` for an `https://`
+/// collector, beside kino's built-in roots (Mozilla's): a private
+/// collector's CA, or a test CA. The file is read now; it may hold several
+/// certificates (other PEM blocks are ignored). Replaces any CA set before
+/// by this call or `kino_config_set_ca_pem`; NULL clears them. With the
+/// `platform-verifier` build and no CA set, the operating system's trust
+/// store is used instead of the built-in roots.
+///
+/// Errors: `NULL_ARGUMENT` (config), `INVALID_UTF8`, `IO` (the file cannot
+/// be read), `INVALID_ARGUMENT` (no certificate in it, one that cannot be
+/// a root, or a build without the HTTP transport).
+#[no_mangle]
+pub extern "C" fn kino_config_set_ca_file(
+    config: *mut KinoConfig,
+    path: *const c_char,
+) -> KinoStatus {
+    guard_status(|| {
+        let config = deref_mut(config, "config")?;
+        config.0.set_ca_file(optional_text(path, "path")?)
+    })
+}
+
+/// Like `kino_config_set_ca_file`, with the PEM text itself: `len` bytes at
+/// `pem` (no NUL needed). NULL clears the CAs set before.
+///
+/// Errors: `NULL_ARGUMENT` (config), `INVALID_ARGUMENT` (no certificate,
+/// one that cannot be a root, `len` of 0, or a build without the HTTP
+/// transport).
+#[no_mangle]
+pub extern "C" fn kino_config_set_ca_pem(
+    config: *mut KinoConfig,
+    pem: *const c_char,
+    len: usize,
+) -> KinoStatus {
+    guard_status(|| {
+        let config = deref_mut(config, "config")?;
+        if pem.is_null() {
+            return config.0.set_ca_pem(None);
+        }
+        if len == 0 {
+            return Err(crate::error::Error::invalid("CA PEM is empty (len 0)"));
+        }
+        // SAFETY: non-NULL, and the caller promises `len` readable bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(pem.cast::<u8>(), len) };
+        config.0.set_ca_pem(Some(bytes))
     })
 }

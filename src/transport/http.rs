@@ -86,13 +86,16 @@ impl HttpSink {
     /// A sink for `url` with extra `headers`; each request is bounded by
     /// `request_timeout` as a whole (connect, send and answer together).
     /// With `gzip`, bodies are sent compressed (`Content-Encoding: gzip`).
+    /// `extra_cas` (DER) are trusted beside Mozilla's roots ([`super::tls`]).
     pub fn new(
         url: String,
         headers: Vec<(String, String)>,
         request_timeout: Duration,
         gzip: bool,
+        extra_cas: &[Vec<u8>],
     ) -> Self {
         let agent: Agent = Agent::config_builder()
+            .tls_config(super::tls::tls_config(extra_cas))
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(USER_AGENT)
@@ -127,10 +130,18 @@ fn is_transient(error: &ureq::Error) -> bool {
     )
 }
 
-/// The `KinoStats.last_error` kind of a request that got no answer.
+/// The `KinoStats.last_error` kind of a request that got no answer. A
+/// refused certificate reaches ureq as an I/O error wrapping rustls's.
 fn error_kind(error: &ureq::Error) -> DeliveryError {
     match error {
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => DeliveryError::Tls,
+        ureq::Error::Io(io)
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()) =>
+        {
+            DeliveryError::Tls
+        }
         _ => DeliveryError::Network,
     }
 }

@@ -5,6 +5,8 @@
 pub mod callback;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http")]
+pub mod tls;
 
 use std::time::{Duration, Instant};
 

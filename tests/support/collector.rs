@@ -97,6 +97,32 @@ impl Collector {
         addr: SocketAddr,
         policy: impl Fn(&Beacon) -> Reply + Send + Sync + 'static,
     ) -> Collector {
+        Self::serving(addr, None, policy)
+    }
+
+    /// An HTTPS collector answering 200, with the certificate chain and key
+    /// in `tls` (a rustls server configuration).
+    pub fn https(tls: Arc<rustls::ServerConfig>) -> Collector {
+        Self::serving("127.0.0.1:0".parse().unwrap(), Some(tls), |_| {
+            Reply::Status(200, vec![])
+        })
+    }
+
+    /// `https://127.0.0.1:<port>/beacon`, for a collector made by
+    /// [`Collector::https`], or with `host` (which must resolve to 127.0.0.1)
+    /// instead of the address.
+    pub fn https_url(&self, host: Option<&str>) -> String {
+        match host {
+            Some(host) => format!("https://{host}:{}/beacon", self.addr.port()),
+            None => format!("https://{}/beacon", self.addr),
+        }
+    }
+
+    fn serving(
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        policy: impl Fn(&Beacon) -> Reply + Send + Sync + 'static,
+    ) -> Collector {
         let listener = TcpListener::bind(addr).expect("bind collector address");
         let addr = listener.local_addr().expect("local addr");
         let inner = Arc::new(Inner {
@@ -116,7 +142,17 @@ impl Collector {
                 }
                 if let Ok(stream) = stream {
                     let conn_inner = Arc::clone(&accept_inner);
-                    thread::spawn(move || serve(conn_inner, stream));
+                    let tls = tls.clone();
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                    thread::spawn(move || match tls {
+                        None => serve(conn_inner, stream),
+                        Some(config) => {
+                            let Ok(conn) = rustls::ServerConnection::new(config) else {
+                                return;
+                            };
+                            serve(conn_inner, rustls::StreamOwned::new(conn, stream));
+                        }
+                    });
                 }
             }
         });
@@ -211,8 +247,28 @@ impl Drop for Collector {
 /// Method, path, headers (lower-cased names) and body of one request.
 type Request = (String, String, HashMap<String, String>, Vec<u8>);
 
+/// A connection the collector serves: plain TCP or TLS over it.
+trait Conn: Read + Write {
+    /// Ends the connection (after a reply that closes it).
+    fn close(&mut self);
+}
+
+impl Conn for TcpStream {
+    fn close(&mut self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl Conn for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn close(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.flush();
+        let _ = self.sock.shutdown(Shutdown::Both);
+    }
+}
+
 /// Reads one request; `None` at end of stream or on a malformed request.
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+fn read_request(reader: &mut impl BufRead) -> Option<Request> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -257,12 +313,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     Some((method, path, headers, body))
 }
 
-fn serve(inner: Arc<Inner>, stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut writer = match stream.try_clone() {
-        Ok(w) => w,
-        Err(_) => return,
-    };
+fn serve(inner: Arc<Inner>, stream: impl Conn) {
     let mut reader = BufReader::new(stream);
     while !inner.stop.load(Ordering::SeqCst) {
         let Some((method, path, headers, body)) = read_request(&mut reader) else {
@@ -298,7 +349,7 @@ fn serve(inner: Arc<Inner>, stream: TcpStream) {
                 head.push_str("\r\n");
                 // Count the arrival only once the answer is on its way, so a
                 // test that waits for it sees the sender's view too.
-                let ok = writer.write_all(head.as_bytes()).is_ok();
+                let ok = reader.get_mut().write_all(head.as_bytes()).is_ok();
                 inner.arrived.notify_all();
                 if !ok {
                     return;
@@ -315,19 +366,21 @@ fn serve(inner: Arc<Inner>, stream: TcpStream) {
             }
             Reply::Close => {
                 inner.arrived.notify_all();
-                let _ = writer.shutdown(Shutdown::Both);
+                reader.get_mut().close();
                 return;
             }
             Reply::Raw(bytes) => {
-                let _ = writer.write_all(&bytes);
+                let _ = reader.get_mut().write_all(&bytes);
                 inner.arrived.notify_all();
-                let _ = writer.shutdown(Shutdown::Both);
+                reader.get_mut().close();
                 return;
             }
             Reply::Trickle(bytes, every) => {
                 inner.arrived.notify_all();
                 for b in bytes {
-                    if inner.stop.load(Ordering::SeqCst) || writer.write_all(&[b]).is_err() {
+                    if inner.stop.load(Ordering::SeqCst)
+                        || reader.get_mut().write_all(&[b]).is_err()
+                    {
                         return;
                     }
                     // The point of this reply is to be slow.
