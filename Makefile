@@ -14,8 +14,11 @@ BUILD   := examples-c/build
 
 all: lib examples
 
+# The shipped libraries are built as cdylib + staticlib only: building the
+# rlib in the same rustc run keeps symbols the LTO could otherwise drop, and
+# costs the stripped .so about 200 KB (scripts/check-size.sh).
 lib:
-	$(CARGO) build --release --quiet --lib    # not the kino-inspect binary: scripts build what they run
+	$(CARGO) rustc --release --quiet --lib --crate-type cdylib,staticlib
 	ln -sf libkino.so $(LIBDIR)/libkino.so.0
 
 examples: lib $(BUILD)/player adapters

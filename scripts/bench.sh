@@ -49,8 +49,7 @@ if [ "$rust" = 1 ]; then
   cargo bench --quiet --bench emit_latency -- "${rust_args[@]}"
 fi
 
-cargo build --release --quiet --lib
-ln -sf libkino.so target/release/libkino.so.0
+make --no-print-directory lib    # the shipped build (cdylib + staticlib)
 
 if [ "$c" = 1 ]; then
   echo
@@ -102,7 +101,7 @@ if [ "$c" = 1 ]; then
 fi
 
 echo
-echo "== 4. Library size (cargo build --release; strip a copy)"
+echo "== 4. Library size (make lib; strip a copy)"
 cp target/release/libkino.so "$work/libkino.so"
 strip "$work/libkino.so"
 cp target/release/libkino.a "$work/libkino.a"

@@ -5,10 +5,13 @@
 #   no-http: --no-default-features (batch callback only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FULL_BUDGET=${KINO_SIZE_BUDGET_FULL:-3145728}      # 3 MiB
-NOHTTP_BUDGET=${KINO_SIZE_BUDGET_NOHTTP:-1048576}  # 1 MiB
-cargo build --release --quiet
-cargo build --release --quiet --no-default-features --target-dir target/nohttp
+# Budgets in bytes; the goals of issue 10 are 1 900 000 and 600 000 (see
+# docs/PERFORMANCE.md for where the bytes go and what is left to cut).
+FULL_BUDGET=${KINO_SIZE_BUDGET_FULL:-2400000}
+NOHTTP_BUDGET=${KINO_SIZE_BUDGET_NOHTTP:-820000}
+# As shipped (make lib): cdylib + staticlib, without the rlib.
+cargo rustc --release --quiet --lib --crate-type cdylib,staticlib
+cargo rustc --release --quiet --lib --crate-type cdylib,staticlib --no-default-features --target-dir target/nohttp
 status=0
 check() {
   local name=$1 lib=$2 budget=$3 tmp
