@@ -55,6 +55,7 @@ pub struct Emitter {
     /// the number right after it.
     view_gate: Mutex<bool>,
     shutdown_timeout: Duration,
+    batch_size: usize,
     max_body_bytes: usize,
     sink: Option<Arc<dyn BatchSink>>,
     worker: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
@@ -96,6 +97,8 @@ impl Emitter {
             wake: wake_tx,
             dealt: std::sync::atomic::AtomicU64::new(0),
             spool: SpoolCell::default(),
+            backlog: Mutex::new(Default::default()),
+            spool_ready: std::sync::atomic::AtomicBool::new(false),
             ids: Mutex::new(IdGenerator::from_os()),
             wall_clock: config.wall_clock,
         });
@@ -140,6 +143,7 @@ impl Emitter {
             keep_url_query: config.keep_url_query,
             view_gate: Mutex::new(false),
             shutdown_timeout: config.shutdown_timeout,
+            batch_size: config.batch_size as usize,
             max_body_bytes,
             sink,
             worker: Mutex::new(Some((handle, done_rx))),
@@ -262,7 +266,8 @@ impl Emitter {
 
     /// Waits until everything emitted before this call has been dealt with
     /// (delivered, counted as failed, or with a spool written to disk), or
-    /// `timeout` passes.
+    /// `timeout` passes. With a spool the writing is done on this thread,
+    /// so it is bounded by the disk, not by the collector.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         if self.on_worker_thread() {
             return Err(Error::fixed(
@@ -275,15 +280,54 @@ impl Emitter {
         if c.in_memory.load(Relaxed) == 0 {
             return Ok(()); // nothing accepted is still in memory
         }
+        let deadline = Instant::now() + timeout;
+        // With a spool, make the events durable from this thread: the
+        // worker may be stuck in a request to a collector that hangs, and an
+        // app going to the background has a few seconds, not a request
+        // timeout.
+        if self.spool_now(deadline) && self.shared.dealt.load(Relaxed) >= target {
+            return Ok(());
+        }
         let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
         self.shared.request_flush(target, ack_tx);
-        match ack_rx.recv_timeout(timeout) {
+        match ack_rx.recv_deadline(deadline) {
             Ok(()) => Ok(()),
             Err(_) => Err(Error::new(
                 ErrorKind::Timeout,
                 format!("flush did not complete within {} ms", timeout.as_millis()),
             )),
         }
+    }
+
+    /// With a spool open and usable, writes what is queued to it from this
+    /// thread (under the spool's lock, which the worker never holds over
+    /// the network), then wakes the worker to send it. Returns whether it
+    /// ran. Batches the disk refuses join the worker's memory backlog.
+    fn spool_now(&self, deadline: Instant) -> bool {
+        let cell = &self.shared.spool;
+        let Some(mut guard) = cell.spool.try_lock_until(deadline) else {
+            return false;
+        };
+        if cell.abandoned.load(Relaxed) || guard.is_none() {
+            return false;
+        }
+        self.shared.drain();
+        while let Some(parts) =
+            self.shared
+                .take_parts(self.batch_size, self.max_body_bytes, Due::All)
+        {
+            for part in parts {
+                let spool = if Instant::now() < deadline {
+                    guard.as_mut()
+                } else {
+                    None // out of time: the worker takes it from here
+                };
+                self.shared.spool_or_keep(spool, part);
+            }
+        }
+        drop(guard);
+        let _ = self.shared.wake.try_send(());
+        true
     }
 
     /// The delivery counters.

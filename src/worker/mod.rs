@@ -85,21 +85,16 @@ struct FlushWaiter {
 }
 
 /// What the worker keeps between loop turns. It lives outside the panic
-/// boundary: a panic in the loop leaves the batch in hand, the memory
-/// backlog and the waiting flushes where they were.
+/// boundary: a panic in the loop leaves the batch in hand and the waiting
+/// flushes where they were (the memory backlog is in [`Shared`]).
 #[derive(Default)]
 struct State {
     job: Option<Job>,
-    /// Batches the spool refused (disk full, directory gone, read-only):
-    /// sent from memory, oldest first, before anything else.
-    backlog: VecDeque<Part>,
     waiters: Vec<FlushWaiter>,
     /// A delivery attempt is under way (a panic then fails its part).
     in_delivery: bool,
     panics: u32,
     spool_opened: bool,
-    /// The spool may hold something to send (see [`Situation`]).
-    spool_ready: bool,
 }
 
 impl Worker {
@@ -127,7 +122,7 @@ impl Worker {
     fn run_loop(&mut self, st: &mut State) {
         if !st.spool_opened {
             st.spool_opened = true;
-            self.open_spool(st);
+            self.open_spool();
         }
         loop {
             let mut disconnected = false;
@@ -191,18 +186,19 @@ impl Worker {
         // The spool's lock is never taken while holding the inbox's (the
         // shutdown rescue takes them in the other order).
         let spooling = self.spooling();
+        let backlog = self.shared.backlog.lock().len();
         let inbox = self.shared.inbox.lock();
         Situation {
             now: Mono::now(),
-            pending: inbox.pending.len() + st.backlog.len(),
-            urgent: inbox.urgent_until > 0 || !st.backlog.is_empty(),
+            pending: inbox.pending.len() + backlog,
+            urgent: inbox.urgent_until > 0 || backlog > 0,
             oldest: inbox.oldest,
             batch_size: self.settings.batch_size,
             flush_interval: self.settings.flush_interval,
             flush_waiting: !st.waiters.is_empty(),
             job_retry_at: st.job.as_ref().map(|j| j.not_before),
             spooling,
-            spool_ready: st.spool_ready,
+            spool_ready: self.shared.spool_ready.load(Relaxed),
         }
     }
 
@@ -233,7 +229,7 @@ impl Worker {
             if self.spooling() {
                 while let Some(parts) = self.take_parts(due) {
                     for part in parts {
-                        self.spool_or_keep(st, part);
+                        self.spool_or_keep(part);
                     }
                     if self.past_deadline(shutdown) {
                         return;
@@ -241,7 +237,7 @@ impl Worker {
                 }
             }
             if st.job.is_none() {
-                st.job = self.next_job(st, due);
+                st.job = self.next_job(due);
             }
             let Some(job) = st.job.as_ref() else {
                 return;
@@ -269,16 +265,16 @@ impl Worker {
 
     /// The next batch to deliver: the memory backlog first, then the spool
     /// (own files, then orphans), or, without a spool, the inbox.
-    fn next_job(&mut self, st: &mut State, due: Due) -> Option<Job> {
-        if let Some(part) = st.backlog.pop_front() {
+    fn next_job(&mut self, due: Due) -> Option<Job> {
+        if let Some(part) = self.shared.backlog.lock().pop_front() {
             return Some(Job::new(VecDeque::from([part]), Source::Memory));
         }
         if self.spooling() {
-            if !st.spool_ready {
+            if !self.shared.spool_ready.load(Relaxed) {
                 return None;
             }
             let claimed = self.with_spool(Spool::claim_oldest).flatten();
-            st.spool_ready = claimed.is_some();
+            self.shared.spool_ready.store(claimed.is_some(), Relaxed);
             return claimed.map(Job::from_file);
         }
         self.take_parts(due)
@@ -346,7 +342,7 @@ impl Worker {
             self.with_spool(|spool| spool.ack(claimed));
             // The spool may hold more: try again (a claim costs no listing
             // while own files are known).
-            st.spool_ready = true;
+            self.shared.spool_ready.store(true, Relaxed);
         }
     }
 
@@ -360,13 +356,14 @@ impl Worker {
     /// Opens the spool, on this thread (never the host's): a directory
     /// that cannot be used is reported in the stats and delivery goes on
     /// from memory.
-    fn open_spool(&self, st: &mut State) {
+    fn open_spool(&self) {
         let Some(cfg) = &self.settings.spool else {
             return;
         };
         match Spool::open(&cfg.dir, cfg.max_bytes, cfg.max_age) {
             Ok(spool) => {
-                st.spool_ready = spool.has_claimable();
+                let ready = spool.has_claimable();
+                self.shared.spool_ready.store(ready, Relaxed);
                 *self.shared.spool.spool.lock() = Some(spool);
             }
             Err(e) => {
@@ -397,28 +394,16 @@ impl Worker {
         self.shared.spool.abandoned.load(Relaxed)
     }
 
-    /// Writes a part to the spool; if the disk refuses, keeps it to send
-    /// from memory and says so in the stats. While anything waits in that
-    /// memory backlog, later parts join it instead of going to disk, so
-    /// events are dealt with in queue order (what flush relies on).
-    fn spool_or_keep(&self, st: &mut State, part: Part) {
-        if !st.backlog.is_empty() {
-            st.backlog.push_back(part);
-            return;
-        }
-        match self.with_spool(|spool| spool.write(&part.json, part.events)) {
-            Some(Ok(_)) => {
-                self.shared.settle_spooled(part.events);
-                st.spool_ready = true;
-            }
-            Some(Err(e)) => {
-                let stats = &self.shared.stats;
-                Stats::add(&stats.spool_errors, 1);
-                stats.note_error(DeliveryError::Spool, e.message);
-                st.backlog.push_back(part);
-            }
-            None => st.backlog.push_back(part),
-        }
+    /// Writes a part to the spool, or keeps it in the memory backlog (see
+    /// [`Shared::spool_or_keep`]); nothing is written once free gave up.
+    fn spool_or_keep(&self, part: Part) {
+        let mut guard = self.shared.spool.spool.lock();
+        let spool = if self.abandoned() {
+            None
+        } else {
+            guard.as_mut()
+        };
+        self.shared.spool_or_keep(spool, part);
     }
 
     /// Copies the spool's evictions and losses into the stats.
@@ -476,7 +461,7 @@ impl Worker {
                 self.release(job);
             }
         }
-        left.extend(st.backlog.drain(..));
+        left.extend(self.shared.backlog.lock().drain(..));
         loop {
             let part = match left.pop_front() {
                 Some(part) => part,
@@ -560,7 +545,8 @@ impl Worker {
             settle::settle(&shared, &job.source, events, false);
             self.release(job);
         }
-        for part in st.backlog.drain(..) {
+        let backlog: Vec<Part> = shared.backlog.lock().drain(..).collect();
+        for part in backlog {
             shared.settle_memory(part.events, false);
         }
         shared.drain();

@@ -89,6 +89,15 @@ pub(crate) struct Shared {
     /// those is dealt with.
     pub dealt: AtomicU64,
     pub spool: SpoolCell,
+    /// Batches the spool refused (disk full, directory gone, read-only):
+    /// sent from memory, oldest first, before anything else. While it is
+    /// not empty, later batches join it instead of going to disk, so events
+    /// are dealt with in queue order (what flush relies on). Shared so that
+    /// a flush on the host's thread can add to it too.
+    pub backlog: Mutex<VecDeque<Part>>,
+    /// The spool may hold something to send (own files written, or orphans
+    /// found) and no claim has failed since.
+    pub spool_ready: AtomicBool,
     /// Record ids (taken when a batch is cut, by whoever cuts it).
     pub ids: Mutex<IdGenerator>,
     pub wall_clock: WallClock,
@@ -271,6 +280,29 @@ impl Shared {
     pub fn request_flush(&self, target: u64, ack: Sender<()>) {
         self.requests.lock().flushes.push((target, ack));
         let _ = self.wake.try_send(());
+    }
+
+    /// Writes a part to the spool, or, if the disk refuses or the backlog
+    /// already holds something, puts it in the memory backlog (saying so
+    /// in the stats). The caller holds the spool's lock (`spool`).
+    pub fn spool_or_keep(&self, spool: Option<&mut Spool>, part: Part) {
+        let mut backlog = self.backlog.lock();
+        if !backlog.is_empty() {
+            backlog.push_back(part);
+            return;
+        }
+        match spool.map(|spool| spool.write(&part.json, part.events)) {
+            Some(Ok(_)) => {
+                self.settle_spooled(part.events);
+                self.spool_ready.store(true, Relaxed);
+            }
+            Some(Err(e)) => {
+                Stats::add(&self.stats.spool_errors, 1);
+                self.stats.note_error(DeliveryError::Spool, e.message);
+                backlog.push_back(part);
+            }
+            None => backlog.push_back(part),
+        }
     }
 
     /// The shutdown deadline, if kino_emitter_free has asked for one.
