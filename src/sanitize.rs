@@ -46,12 +46,68 @@ fn scheme_len(url: &str) -> Option<usize> {
     valid.then_some(colon)
 }
 
+/// Whether `host_port` (an authority without its user-info) can be one of
+/// a URL that parses: a port, if any, is all digits (possibly none). A
+/// bracketed IPv6 host is skipped over first.
+fn plausible_host_port(host_port: &str) -> bool {
+    let port = if let Some(v6) = host_port.strip_prefix('[') {
+        match v6.find(']') {
+            Some(close) => match &v6[close + 1..] {
+                "" => return true,
+                rest => match rest.strip_prefix(':') {
+                    Some(port) => port,
+                    None => return false,
+                },
+            },
+            None => return false,
+        }
+    } else {
+        match host_port.split_once(':') {
+            Some((_, port)) => port,
+            None => return true,
+        }
+    };
+    port.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `s` up to its first `?` or `#`, unless `keep_query`.
+fn without_query(s: &str, keep_query: bool) -> &str {
+    if keep_query {
+        s
+    } else {
+        &s[..s.find(['?', '#']).unwrap_or(s.len())]
+    }
+}
+
+/// Schemes whose URLs treat `\` as `/` (the WHATWG URL standard's
+/// "special" schemes).
+fn is_special_scheme(scheme: &str) -> bool {
+    ["http", "https", "ws", "wss", "ftp", "file"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s))
+}
+
 /// Removes user-info always, and the query string and fragment unless
-/// `keep_query`. Leading spaces and control characters are dropped (URL
-/// parsers ignore them). User-info is looked for the way lenient URL
-/// parsers find it, so none survives: after `scheme:` or at the start
-/// (a scheme-relative `//host`), past any run of `/` or `\`, up to the
-/// first `/`, `\`, `?` or `#`; everything up to its last `@` goes.
+/// `keep_query`. Leading spaces and control characters are dropped, and
+/// tabs, CR and LF anywhere (URL parsers ignore them).
+///
+/// User-info is looked for the way lenient URL parsers find it, so none
+/// survives: after `scheme:` or at the start (a scheme-relative `//host`),
+/// past any run of `/` or `\`, the authority runs up to the first `/`,
+/// `?` or `#` (or `\` for the special schemes `http`, `https`, `ws`,
+/// `wss`, `ftp` and `file`); everything up to its last `@` goes. If what
+/// is left of that authority cannot be a URL's because its port is not all
+/// digits (`https://u:p?x@host/`: no URL that parses has such a port), the
+/// character that ended it was part of a password, which may hold `@` as
+/// well: the user-info then runs to the last `@` in the rest of the URL
+/// that is followed by a possible host and port (else to the last `@`).
+/// When what follows the removed user-info is an empty host and more
+/// slashes, the authority after those is looked at the same way. Only then
+/// is the query cut, at the first `?` or `#` of what remains.
+///
+/// A URL that parses loses exactly its user-info, query and fragment; the
+/// result is never longer than `url`, and every character of it comes
+/// from `url`, in order.
 pub fn redact_url(url: &str, keep_query: bool) -> String {
     // URL parsers drop every tab, CR and LF before parsing: so must we, or
     // `ht\ttps://user:pw@host` would keep its credentials.
@@ -66,25 +122,65 @@ pub fn redact_url(url: &str, keep_query: bool) -> String {
         url
     };
     let url = url.trim_start_matches(|c: char| c <= ' ');
-    let cut = if keep_query {
-        url
-    } else {
-        &url[..url.find(['?', '#']).unwrap_or(url.len())]
-    };
-    let after_scheme = scheme_len(cut).map_or(0, |n| n + 1);
-    let rest = &cut[after_scheme..];
-    let slashes = rest.len() - rest.trim_start_matches(['/', '\\']).len();
+    let cut_query = |s| without_query(s, keep_query);
+    // `?` and `#` cannot occur in a scheme: no need to cut first.
+    let scheme = scheme_len(url);
+    let after_scheme = scheme.map_or(0, |n| n + 1);
+    let slash_run = |s: &str| s.len() - s.trim_start_matches(['/', '\\']).len();
+    let slashes = slash_run(&url[after_scheme..]);
     if after_scheme == 0 && slashes < 2 {
         // Neither `scheme:` nor `//`: a path, which has no user-info.
-        return cut.to_owned();
+        return cut_query(url).to_owned();
     }
-    let authority_start = after_scheme + slashes;
-    let tail = &cut[authority_start..];
-    let authority_len = tail.find(['/', '\\', '?', '#']).unwrap_or(tail.len());
-    match tail[..authority_len].rfind('@') {
-        Some(at) => format!("{}{}", &cut[..authority_start], &tail[at + 1..]),
-        None => cut.to_owned(),
+    let delimiters: &[char] = match scheme {
+        Some(n) if is_special_scheme(&url[..n]) => &['/', '\\', '?', '#'],
+        _ => &['/', '?', '#'],
+    };
+    let mut out = String::with_capacity(url.len());
+    out.push_str(&url[..after_scheme + slashes]);
+    let mut tail = &url[after_scheme + slashes..];
+    loop {
+        let delimiter = |from: usize| {
+            tail[from..]
+                .find(delimiters)
+                .map_or(tail.len(), |i| from + i)
+        };
+        let end = delimiter(0);
+        let mut last_at = tail[..end].rfind('@');
+        let host_port = last_at.map_or(&tail[..end], |at| &tail[at + 1..end]);
+        if !plausible_host_port(host_port) {
+            // Not a URL's authority: the delimiter at `end` was inside a
+            // password, which may hold `@` too. The user-info runs to the
+            // last `@` that a host could follow (else to the last `@`).
+            let (mut plausible, mut any) = (None, None);
+            let mut segment = end;
+            while segment < tail.len() {
+                // `tail[segment]` is a one-byte delimiter.
+                let next = delimiter(segment + 1);
+                if let Some(i) = tail[segment..next].rfind('@') {
+                    let at = segment + i;
+                    any = Some(at);
+                    if plausible_host_port(&tail[at + 1..next]) {
+                        plausible = Some(at);
+                    }
+                }
+                segment = next;
+            }
+            last_at = plausible.or(any).or(last_at);
+        }
+        let Some(at) = last_at else { break };
+        tail = &tail[at + 1..];
+        // `user@` and an empty host: the slashes after it would start
+        // the authority for a parser reading the result again.
+        let more = slash_run(tail);
+        if more == 0 {
+            break;
+        }
+        out.push_str(&tail[..more]);
+        tail = &tail[more..];
     }
+    out.push_str(cut_query(tail));
+    out
 }
 
 /// Checks a real, non-negative number in place; `-0.0` becomes `0.0`.
@@ -241,6 +337,52 @@ mod tests {
         assert_eq!(redact_url("media/a@2x.mp4", false), "media/a@2x.mp4");
         assert_eq!(redact_url("ht\ttps://u:p@h/a", false), "https://h/a");
         assert_eq!(redact_url("https:/\n/u:p@h/a", false), "https://h/a");
+    }
+
+    /// Issue 8: a password holding `?`, `#`, `/` or `\\` used to be cut
+    /// there, leaving `https://u:p`. No URL that parses has a port that is
+    /// not all digits, so those authorities are read on to the next `@`.
+    #[test]
+    fn passwords_holding_delimiters_lose_all_their_user_info() {
+        for (url, keep, want) in [
+            ("https://u:p?x@host/a?t=1", false, "https://host/a"),
+            ("https://u:p#x@host/a#f", false, "https://host/a"),
+            ("https://u:p?x@host/a?t=1", true, "https://host/a?t=1"),
+            ("https://u:p/x@host:8080/a", false, "https://host:8080/a"),
+            ("https://u:p\\x@host/a", false, "https://host/a"),
+            ("https://u:p?x@y#z@host/a", false, "https://host/a"),
+            ("https://u:p@q?x@host/a", true, "https://q?x@host/a"),
+            ("https://u:p?x@h:port/a", false, "https://h:port/a"),
+            ("https://u:p?x", true, "https://u:p?x"),
+            ("rtsp://u:p?x@cam/live", false, "rtsp://cam/live"),
+            // Not special: `\\` is not a delimiter there, so it is user-info.
+            ("rtsp://u\\x@cam/live", false, "rtsp://cam/live"),
+            // `user@` before an empty host: no user-info left for a re-read.
+            ("https://u:p@/h@x/a", false, "https:///x/a"),
+        ] {
+            assert_eq!(redact_url(url, keep), want, "{url} keep={keep}");
+        }
+    }
+
+    #[test]
+    fn urls_that_parse_lose_nothing_else() {
+        for url in [
+            "https://cdn.example:8080/a/b.m3u8",
+            "https://cdn.example/a@b/c:d",
+            "https://[::1]:443/a",
+            "https://[::1]/a",
+            "http://h:/a",
+            "https://h/a?x=u:p@y#f@g",
+            "https://h?x:y@z",
+            "rtsp://cam\\x/live",
+            "file:///m/a.mp4",
+        ] {
+            assert_eq!(redact_url(url, true), url);
+            assert_eq!(
+                redact_url(url, false),
+                url[..url.find(['?', '#']).unwrap_or(url.len())]
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,10 @@ use support::collector::Collector;
 /// The lines of the first fenced block after `marker` in `text`.
 fn block_after(text: &str, marker: &str) -> String {
     let rest = &text[text.find(marker).expect("recipe marker in README.md") + marker.len()..];
-    let start = rest.find("```sh\n").expect("a ```sh block after the marker") + 6;
+    let start = rest
+        .find("```sh\n")
+        .expect("a ```sh block after the marker")
+        + 6;
     let body = &rest[start..];
     body[..body.find("```").expect("the block's closing fence")].to_owned()
 }
