@@ -46,7 +46,9 @@
 //! ```
 //!
 //! `fnv64` is the 64-bit FNV-1a hash of the body. The header must be in
-//! exactly this canonical form (at most 128 bytes); the file length must be
+//! exactly this canonical form (at most 128 bytes), with `1 <= events <=
+//! len` (a record takes at least a byte: spool files are untrusted input,
+//! and their counts feed `evicted` and `resent`); the file length must be
 //! header + `len` exactly; the hash must match. A `.kino` file failing any
 //! of these is *corrupt*: counted once in [`Spool::corrupt_files`], never
 //! returned, and **deleted** (it cannot be delivered, and keeping it would
@@ -251,6 +253,17 @@ pub struct Evicted {
     pub own_events: u64,
 }
 
+impl Evicted {
+    /// Counts one evicted file of `events` events, saturating.
+    fn add(&mut self, events: u64, own: bool) {
+        self.files = self.files.saturating_add(1);
+        self.events = self.events.saturating_add(events);
+        if own {
+            self.own_events = self.own_events.saturating_add(events);
+        }
+    }
+}
+
 /// A spool directory as seen by one emitter. Not thread-safe by itself
 /// (`&mut self` everywhere); several instances may share a directory.
 #[derive(Debug)]
@@ -310,6 +323,12 @@ struct Header {
 }
 
 impl Header {
+    /// Whether a batch of `events` records can have a body of `len`
+    /// bytes: at least one record, and at least a byte per record.
+    fn plausible(events: u64, len: u64) -> bool {
+        (1..=len).contains(&events)
+    }
+
     fn encode(&self) -> String {
         format!(
             "{MAGIC} {VERSION} events={} len={} fnv64={:016x}\n",
@@ -344,7 +363,7 @@ impl Header {
         let sum = u64::from_str_radix(field("fnv64=")?, 16).map_err(|_| Bad::Corrupt)?;
         let header = Header { events, len, sum };
         // Canonical form only: rejects extra tokens, `+`, uppercase hex...
-        if header.encode().as_bytes() != &buf[..=end] {
+        if header.encode().as_bytes() != &buf[..=end] || !Header::plausible(events, len) {
             return Err(Bad::Corrupt);
         }
         Ok((header, end + 1))
@@ -400,11 +419,18 @@ impl Spool {
     /// unclaimed files — never the one just written.
     ///
     /// Errors: [`ErrorKind::InvalidArgument`] if header and body alone are
-    /// bigger than the byte bound (nothing written); [`ErrorKind::Io`] with
+    /// bigger than the byte bound, or `events` is 0 or more than the
+    /// body's bytes (nothing written); [`ErrorKind::Io`] with
     /// the path if writing failed (the temporary file is removed). In both
     /// cases the batch is not spooled and the caller should send it from
     /// memory.
     pub fn write(&mut self, body: &[u8], events: u64) -> Result<SpoolId> {
+        if !Header::plausible(events, body.len() as u64) {
+            return Err(Error::invalid(format!(
+                "a batch of {events} events cannot have a body of {} bytes; not spooled",
+                body.len()
+            )));
+        }
         let header = Header {
             events,
             len: body.len() as u64,
@@ -558,7 +584,7 @@ impl Spool {
     /// or seen disappear (see [`Spool::take_own_removed_elsewhere`]) —
     /// including one it currently holds claimed.
     pub fn own_pending_events(&self) -> u64 {
-        self.own.values().sum()
+        saturating_sum(self.own.values().copied())
     }
 
     /// Bytes of batch files in the directory as of the last scan, adjusted
@@ -599,9 +625,7 @@ impl Spool {
             self.ignored.insert(id);
         }
         if let Some(events) = self.own.remove(&id) {
-            self.evicted.files += 1;
-            self.evicted.events += events;
-            self.evicted.own_events += events;
+            self.evicted.add(events, true);
         }
     }
 
@@ -614,16 +638,10 @@ impl Spool {
             Lock::Gone => return true,
             Lock::Held(file) => file,
         };
-        let mut buf = Vec::with_capacity(MAX_HEADER);
-        if (&file)
-            .take(MAX_HEADER as u64)
-            .read_to_end(&mut buf)
-            .is_err()
-        {
-            return false;
-        }
-        let header = match Header::parse(&buf) {
-            Ok((header, _)) => header,
+        // Verified in full, like a claim: a corrupt file's header does
+        // not get to say how many events `evicted` counts.
+        let header = match load(&file) {
+            Ok((header, _, _)) => header,
             Err(Bad::Io) => return false,
             Err(bad) => {
                 self.discard(entry.id, &path, bad);
@@ -636,11 +654,8 @@ impl Spool {
             Err(_) => return false,
         }
         drop(file);
-        self.evicted.files += 1;
-        self.evicted.events += header.events;
-        if let Some(events) = self.own.remove(&entry.id) {
-            self.evicted.own_events += events;
-        }
+        let own = self.own.remove(&entry.id).is_some();
+        self.evicted.add(header.events, own);
         true
     }
 
@@ -661,7 +676,7 @@ impl Spool {
             }
             survivors.push(entry);
         }
-        let mut total: u64 = survivors.iter().map(|e| e.size).sum();
+        let mut total = saturating_sum(survivors.iter().map(|e| e.size));
         if total > self.max_bytes {
             let mut kept = Vec::with_capacity(survivors.len());
             for entry in survivors {
@@ -675,8 +690,8 @@ impl Spool {
         }
         let present: HashSet<SpoolId> = survivors.iter().map(|e| e.id).collect();
         self.header_events.retain(|id, _| present.contains(id));
-        self.disk_bytes = survivors.iter().map(|e| e.size).sum();
-        self.disk_events = survivors.iter().map(|e| e.events).sum();
+        self.disk_bytes = saturating_sum(survivors.iter().map(|e| e.size));
+        self.disk_events = saturating_sum(survivors.iter().map(|e| e.events));
         survivors
     }
 
@@ -731,7 +746,7 @@ impl Spool {
             }
             let events = match self.header_events.get(&id) {
                 Some(&events) => events,
-                None => match read_header(&item.path()) {
+                None => match read_header(&item.path(), meta.len()) {
                     Ok(header) => {
                         self.header_events.insert(id, header.events);
                         header.events
@@ -756,11 +771,11 @@ impl Spool {
             self.own.retain(|id, events| {
                 let keep = present.contains(id);
                 if !keep {
-                    gone += *events;
+                    gone = u64::saturating_add(gone, *events);
                 }
                 keep
             });
-            self.own_removed_elsewhere += gone;
+            self.own_removed_elsewhere = self.own_removed_elsewhere.saturating_add(gone);
         }
         entries.sort_by_key(|e| e.id);
         Some(entries)
@@ -829,16 +844,21 @@ fn still_linked(_file: &File, path: &Path) -> bool {
     path.exists()
 }
 
-/// Reads only the header of the batch file at `path` (no lock needed:
-/// batch files never change once named).
-fn read_header(path: &Path) -> std::result::Result<Header, Bad> {
+/// Reads only the header of the batch file at `path`, of `size` bytes
+/// (no lock needed: batch files never change once named). A header whose
+/// `len` does not match the size is corrupt: its count is not believed.
+fn read_header(path: &Path, size: u64) -> std::result::Result<Header, Bad> {
     let file = File::open(path).map_err(|_| Bad::Io)?;
     let mut buf = Vec::with_capacity(MAX_HEADER);
     (&file)
         .take(MAX_HEADER as u64)
         .read_to_end(&mut buf)
         .map_err(|_| Bad::Io)?;
-    Header::parse(&buf).map(|(header, _)| header)
+    let (header, header_len) = Header::parse(&buf)?;
+    if Some(size) != (header_len as u64).checked_add(header.len) {
+        return Err(Bad::Corrupt);
+    }
+    Ok(header)
 }
 
 /// Reads and verifies a whole batch file: header, exact length, checksum.
@@ -875,6 +895,12 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
+}
+
+/// The sum of counts read from disk or derived from them, saturating (a
+/// foreign file must not make it wrap or panic).
+fn saturating_sum(counts: impl Iterator<Item = u64>) -> u64 {
+    counts.fold(0, u64::saturating_add)
 }
 
 /// 64-bit FNV-1a.
@@ -1247,6 +1273,85 @@ mod tests {
         assert_eq!(spool.spooled_bytes(), 0);
     }
 
+    /// Issue 8: spool files are untrusted input. Their `events=` counts
+    /// were summed with `+=` (a panic in debug builds, a wrap in release)
+    /// and believed on eviction even when the file was corrupt, so a
+    /// foreign file could make `evicted` (and `resent`) say anything.
+    #[test]
+    fn untrusted_event_counts_are_validated_and_never_overflow() {
+        let tmp = TempDir::new("untrusted");
+        let id = |nanos, counter| SpoolId {
+            nanos,
+            pid: 1,
+            counter,
+        };
+        let recent = now_nanos() - 1_000_000_000;
+        let forged = |events: u64, body: &[u8]| {
+            let header = Header {
+                events,
+                len: body.len() as u64,
+                sum: fnv1a64(body),
+            };
+            [header.encode().as_bytes(), body].concat()
+        };
+        // Counts whose sum overflows u64: each one alone is impossible.
+        fs::write(
+            tmp.0.join(id(recent, 0).file_name()),
+            forged(u64::MAX, b"[]"),
+        )
+        .unwrap();
+        fs::write(
+            tmp.0.join(id(recent, 1).file_name()),
+            forged(u64::MAX, b"[]"),
+        )
+        .unwrap();
+        // No records at all, and more records than bytes.
+        fs::write(tmp.0.join(id(recent, 2).file_name()), forged(0, b"[]")).unwrap();
+        fs::write(tmp.0.join(id(recent, 3).file_name()), forged(8, b"payload")).unwrap();
+        // A plausible header whose length is not the file's.
+        let mut short = forged(2, b"[1,2]");
+        short.truncate(short.len() - 1);
+        fs::write(tmp.0.join(id(recent, 4).file_name()), short).unwrap();
+        // Past the age bound: a corrupt body must not count as evicted...
+        let mut bad_sum = forged(3, b"[1,2,3]");
+        *bad_sum.last_mut().unwrap() = b'}';
+        fs::write(tmp.0.join(id(1_000_000_000, 5).file_name()), bad_sum).unwrap();
+        // ...while a valid old file does, once.
+        fs::write(
+            tmp.0.join(id(1_000_000_000, 6).file_name()),
+            forged(2, b"[1,2]"),
+        )
+        .unwrap();
+        // The one valid, recent file.
+        fs::write(tmp.0.join(id(recent, 9).file_name()), forged(1, b"[1]")).unwrap();
+
+        let mut spool = open(&tmp.0);
+        assert_eq!(
+            spool.take_evicted(),
+            Evicted {
+                files: 1,
+                events: 2,
+                own_events: 0
+            }
+        );
+        assert_eq!(spool.spooled_events(), 1, "only the valid file's count");
+        let claimed = spool.claim_oldest().unwrap();
+        assert_eq!((claimed.body(), claimed.events()), (&b"[1]"[..], 1));
+        spool.ack(claimed).unwrap();
+        assert!(spool.claim_oldest().is_none());
+        assert_eq!(spool.corrupt_files(), 6);
+        assert_eq!(spool.take_evicted(), Evicted::default());
+        assert_eq!(spool.spooled_events(), 0);
+        assert!(listing(&tmp.0).is_empty());
+
+        // What is written must read back: refused, nothing written.
+        for (body, events) in [(&b"[1]"[..], 0), (&b"[1]"[..], 4)] {
+            let err = spool.write(body, events).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        }
+        assert!(listing(&tmp.0).is_empty());
+    }
+
     #[test]
     fn own_corrupt_file_counts_as_evicted() {
         let tmp = TempDir::new("own-corrupt");
@@ -1331,7 +1436,7 @@ mod tests {
     #[test]
     fn header_round_trip_and_names() {
         let header = Header {
-            events: 42,
+            events: 7,
             len: 7,
             sum: fnv1a64(b"payload"),
         };
