@@ -47,27 +47,92 @@ fn scheme_len(url: &str) -> Option<usize> {
 }
 
 /// Whether `host_port` (an authority without its user-info) can be one of
-/// a URL that parses: a port, if any, is all digits (possibly none). A
-/// bracketed IPv6 host is skipped over first.
-fn plausible_host_port(host_port: &str) -> bool {
-    let port = if let Some(v6) = host_port.strip_prefix('[') {
-        match v6.find(']') {
-            Some(close) => match &v6[close + 1..] {
-                "" => return true,
-                rest => match rest.strip_prefix(':') {
-                    Some(port) => port,
-                    None => return false,
-                },
-            },
+/// a URL that parses (WHATWG): a host without forbidden host code points
+/// (for a `special` scheme a non-empty domain without them, controls or
+/// `%` once percent-decoded) or a bracketed IPv6 address, then optionally
+/// `:` and a port of digits up to 65535 (or none).
+fn plausible_host_port(host_port: &str, special: bool) -> bool {
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((address, rest)) => {
+                let address_ok = !address.is_empty()
+                    && address
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+                if !address_ok {
+                    return false;
+                }
+                match rest {
+                    "" => return true,
+                    rest => match rest.strip_prefix(':') {
+                        Some(port) => ("", port),
+                        None => return false,
+                    },
+                }
+            }
             None => return false,
-        }
-    } else {
-        match host_port.split_once(':') {
-            Some((_, port)) => port,
-            None => return true,
-        }
+        },
+        None => match host_port.split_once(':') {
+            // A port needs a host, whatever the scheme.
+            Some(("", _)) => return false,
+            Some((host, port)) => (host, port),
+            None => (host_port, ""),
+        },
     };
-    port.bytes().all(|b| b.is_ascii_digit())
+    let forbidden = |b: u8| {
+        matches!(
+            b,
+            0 | b'\t'
+                | b'\n'
+                | b'\r'
+                | b' '
+                | b'#'
+                | b'/'
+                | b'<'
+                | b'>'
+                | b'?'
+                | b'@'
+                | b'['
+                | b'\\'
+                | b']'
+                | b'^'
+                | b'|'
+        )
+    };
+    // A special scheme's host is a domain: percent-decoded, UTF-8 with no
+    // control, `%` or DEL either.
+    let domain_ok = || {
+        if host.is_empty() {
+            return host_port.starts_with('[');
+        }
+        let mut decoded = Vec::with_capacity(host.len());
+        let mut bytes = host.bytes();
+        while let Some(b) = bytes.next() {
+            decoded.push(match b {
+                b'%' => {
+                    let hex = |d: Option<u8>| d.and_then(|d| (d as char).to_digit(16));
+                    match (hex(bytes.next()), hex(bytes.next())) {
+                        (Some(h), Some(l)) => (h * 16 + l) as u8,
+                        _ => return false,
+                    }
+                }
+                b => b,
+            });
+        }
+        !decoded
+            .iter()
+            .any(|&b| forbidden(b) || b < 0x20 || b == b'%' || b == 0x7f)
+            && std::str::from_utf8(&decoded).is_ok()
+    };
+    let host_ok = if special {
+        domain_ok()
+    } else {
+        !host.bytes().any(forbidden)
+    };
+    let digits = port.trim_start_matches('0');
+    host_ok
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && (digits.is_empty() || digits.parse::<u32>().is_ok_and(|p| p <= 65_535))
 }
 
 /// `s` up to its first `?` or `#`, unless `keep_query`.
@@ -93,14 +158,17 @@ fn is_special_scheme(scheme: &str) -> bool {
 ///
 /// User-info is looked for the way lenient URL parsers find it, so none
 /// survives: after `scheme:` or at the start (a scheme-relative `//host`),
-/// past any run of `/` or `\`, the authority runs up to the first `/`,
-/// `?` or `#` (or `\` for the special schemes `http`, `https`, `ws`,
-/// `wss`, `ftp` and `file`); everything up to its last `@` goes. If what
-/// is left of that authority cannot be a URL's because its port is not all
-/// digits (`https://u:p?x@host/`: no URL that parses has such a port), the
-/// character that ended it was part of a password, which may hold `@` as
-/// well: the user-info then runs to the last `@` in the rest of the URL
-/// that is followed by a possible host and port (else to the last `@`).
+/// past any run of `/` (and `\`, for a scheme-relative URL and the special
+/// schemes `http`, `https`, `ws`, `wss`, `ftp` and `file`, which take it
+/// for `/`), the authority runs up to the first `/`, `?` or `#` (or `\`,
+/// for those); everything up to its last `@` goes. If what is left of that
+/// authority cannot be a URL's (a port that is not all digits or over
+/// 65535, as in `https://u:p?x@host/`; a forbidden host character such as
+/// a space, `\`, `^` or `|`; an empty host after user-info or in a special
+/// scheme's URL), the character that ended it was part of a password,
+/// which may hold `@` as well: the user-info then runs to the last `@` in
+/// the rest of the URL that is followed by a possible host and port (else
+/// to the last `@`).
 /// When what follows the removed user-info is an empty host and more
 /// slashes, the authority after those is looked at the same way. Only then
 /// is the query cut, at the first `?` or `#` of what remains.
@@ -126,15 +194,24 @@ pub fn redact_url(url: &str, keep_query: bool) -> String {
     // `?` and `#` cannot occur in a scheme: no need to cut first.
     let scheme = scheme_len(url);
     let after_scheme = scheme.map_or(0, |n| n + 1);
-    let slash_run = |s: &str| s.len() - s.trim_start_matches(['/', '\\']).len();
+    let special = scheme.is_none_or(|n| is_special_scheme(&url[..n]));
+    let slash_run = |s: &str| {
+        let rest = if special {
+            s.trim_start_matches(['/', '\\'])
+        } else {
+            s.trim_start_matches('/')
+        };
+        s.len() - rest.len()
+    };
     let slashes = slash_run(&url[after_scheme..]);
     if after_scheme == 0 && slashes < 2 {
         // Neither `scheme:` nor `//`: a path, which has no user-info.
         return cut_query(url).to_owned();
     }
-    let delimiters: &[char] = match scheme {
-        Some(n) if is_special_scheme(&url[..n]) => &['/', '\\', '?', '#'],
-        _ => &['/', '?', '#'],
+    let delimiters: &[char] = if special {
+        &['/', '\\', '?', '#']
+    } else {
+        &['/', '?', '#']
     };
     let mut out = String::with_capacity(url.len());
     out.push_str(&url[..after_scheme + slashes]);
@@ -147,8 +224,14 @@ pub fn redact_url(url: &str, keep_query: bool) -> String {
         };
         let end = delimiter(0);
         let mut last_at = tail[..end].rfind('@');
-        let host_port = last_at.map_or(&tail[..end], |at| &tail[at + 1..end]);
-        if !plausible_host_port(host_port) {
+        // User-info needs a host after it, whatever the scheme.
+        let plausible_after_at =
+            |host_port: &str| !host_port.is_empty() && plausible_host_port(host_port, special);
+        let plausible = match last_at {
+            Some(at) => plausible_after_at(&tail[at + 1..end]),
+            None => plausible_host_port(&tail[..end], special),
+        };
+        if !plausible {
             // Not a URL's authority: the delimiter at `end` was inside a
             // password, which may hold `@` too. The user-info runs to the
             // last `@` that a host could follow (else to the last `@`).
@@ -160,7 +243,7 @@ pub fn redact_url(url: &str, keep_query: bool) -> String {
                 if let Some(i) = tail[segment..next].rfind('@') {
                     let at = segment + i;
                     any = Some(at);
-                    if plausible_host_port(&tail[at + 1..next]) {
+                    if plausible_after_at(&tail[at + 1..next]) {
                         plausible = Some(at);
                     }
                 }
@@ -355,10 +438,23 @@ mod tests {
             ("https://u:p?x@h:port/a", false, "https://h:port/a"),
             ("https://u:p?x", true, "https://u:p?x"),
             ("rtsp://u:p?x@cam/live", false, "rtsp://cam/live"),
-            // Not special: `\\` is not a delimiter there, so it is user-info.
+            // Not special: `\` is not a delimiter there, so it is user-info.
             ("rtsp://u\\x@cam/live", false, "rtsp://cam/live"),
+            // Found by fuzz/url_redaction: authorities no URL has. An
+            // empty host in a special scheme's URL...
+            ("https://u:p@/h@x/a", false, "https://x/a"),
+            ("http:/\\##A@[::1]/", true, "http:/\\[::1]/"),
+            // ...a host holding `^`, or a port over 65535...
+            ("https://U^?X@host/a", false, "https://host/a"),
+            ("https://u:99999?x@host/a", false, "https://host/a"),
+            // ...a port without a host, `\` in a host, user-info before
+            // an empty host, a percent-encoded host that is not UTF-8.
+            ("foo://://Q@[::1]/", true, "foo://[::1]/"),
+            ("rtsp://\\!A#@[::1]/", false, "rtsp://[::1]/"),
+            ("srt://@/Z/A@[::1]/", false, "srt://[::1]/"),
+            ("http://J%CE\\F:\\W@[::1]/", true, "http://[::1]/"),
             // `user@` before an empty host: no user-info left for a re-read.
-            ("https://u:p@/h@x/a", false, "https:///x/a"),
+            ("rtsp://u:p@/h@/a", false, "rtsp:///a"),
         ] {
             assert_eq!(redact_url(url, keep), want, "{url} keep={keep}");
         }
@@ -374,7 +470,8 @@ mod tests {
             "http://h:/a",
             "https://h/a?x=u:p@y#f@g",
             "https://h?x:y@z",
-            "rtsp://cam\\x/live",
+            "rtsp://cam/live\\x@y",
+            "https://h:00080/a",
             "file:///m/a.mp4",
         ] {
             assert_eq!(redact_url(url, true), url);
