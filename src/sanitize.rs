@@ -530,6 +530,27 @@ mod tests {
         );
     }
 
+    /// Found by fuzz/validation: serde_json's default float parsing could
+    /// land an ULP away from the number the caller wrote, so the data sent
+    /// was not the caller's number.
+    #[test]
+    fn custom_json_numbers_are_the_nearest_double() {
+        for text in [
+            "444444444444444444444444",
+            "4.4444444444444444e23",
+            "0.3",
+            "2.2250738585072011e-308",
+        ] {
+            let value = parse_custom_json(text).unwrap();
+            assert_eq!(value.as_f64(), Some(text.parse::<f64>().unwrap()), "{text}");
+            let sent = serde_json::to_string(&value).unwrap();
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&sent).unwrap(),
+                value
+            );
+        }
+    }
+
     #[test]
     fn custom_json_limits() {
         assert!(parse_custom_json("{\"a\":1}").is_ok());
