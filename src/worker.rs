@@ -130,7 +130,8 @@ impl Shared {
 
     /// Takes the next due batch (see [`Shared::next_batch`]) as bodies of at
     /// most `max_body_bytes`, oldest first. Records too large for any body
-    /// are counted as failed; their number is returned beside the bodies.
+    /// are counted as failed; their number is returned beside the bodies
+    /// (or, when no body is left to return, counted as dealt with here).
     pub fn take_parts(
         &self,
         batch_size: usize,
@@ -141,7 +142,12 @@ impl Shared {
         let mut oversized_total = 0;
         loop {
             self.drain();
-            let batch = self.next_batch(batch_size, force_all, quota)?;
+            let Some(batch) = self.next_batch(batch_size, force_all, quota) else {
+                // Batches of nothing but oversized records: dealt with, or
+                // a flush waiting for them never returns.
+                self.add_dealt(oversized_total);
+                return None;
+            };
             let mut ids = self.ids.lock();
             let mut records: Vec<AnalyticsEventRecord> = batch
                 .into_iter()
