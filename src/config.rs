@@ -156,11 +156,9 @@ pub fn validate_beacon_url(url: &str) -> Result<()> {
     // unreserved and sub-delim characters; percent-encoded hosts are not
     // taken (no collector has one, and parsers disagree on them).
     let host_ok = match host.strip_prefix('[') {
-        Some(literal) => literal.strip_suffix(']').is_some_and(|a| {
-            !a.is_empty()
-                && a.bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        }),
+        Some(literal) => literal
+            .strip_suffix(']')
+            .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
         None => host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)),
@@ -439,6 +437,7 @@ mod tests {
             "http://h:99999/",
             "http://h:0/",
             "https://6[]yA/",
+            "http://[:]/",
             "http://[::1/",
             "http://h%41/",
             "http://a<b/",

@@ -55,11 +55,7 @@ fn plausible_host_port(host_port: &str, special: bool) -> bool {
     let (host, port) = match host_port.strip_prefix('[') {
         Some(v6) => match v6.split_once(']') {
             Some((address, rest)) => {
-                let address_ok = !address.is_empty()
-                    && address
-                        .bytes()
-                        .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
-                if !address_ok {
+                if address.parse::<std::net::Ipv6Addr>().is_err() {
                     return false;
                 }
                 match rest {
@@ -448,11 +444,13 @@ mod tests {
             ("https://U^?X@host/a", false, "https://host/a"),
             ("https://u:99999?x@host/a", false, "https://host/a"),
             // ...a port without a host, `\` in a host, user-info before
-            // an empty host, a percent-encoded host that is not UTF-8.
+            // an empty host, a percent-encoded host that is not UTF-8, a
+            // bracketed host that is not an IPv6 address.
             ("foo://://Q@[::1]/", true, "foo://[::1]/"),
             ("rtsp://\\!A#@[::1]/", false, "rtsp://[::1]/"),
             ("srt://@/Z/A@[::1]/", false, "srt://[::1]/"),
             ("http://J%CE\\F:\\W@[::1]/", true, "http://[::1]/"),
+            ("http://[:]/A@[::1]/", true, "http://[::1]/"),
             // `user@` before an empty host: no user-info left for a re-read.
             ("rtsp://u:p@/h@/a", false, "rtsp:///a"),
         ] {
