@@ -12,6 +12,7 @@
 //!   record exactly once, in order, each half `[…]` no larger than the
 //!   body it came from, `events` adding up;
 //! - NDJSON: one record per line, each line exactly a record's JSON.
+//!
 //! Arbitrary bytes given to `split_in_halves` / `to_ndjson` /
 //! `count_records` (a body read from a spool file): no panic; a JSON
 //! array (by syntax) is counted and split into halves holding its elements

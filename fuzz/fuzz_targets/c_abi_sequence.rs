@@ -16,6 +16,7 @@
 //!   nothing else changes `dropped`;
 //! - buffers: `BUFFER_TOO_SMALL` writes nothing, success writes a
 //!   NUL-terminated text within `len`.
+//!
 //! After every flush that returns OK, against what the callback saw:
 //! - `queued == 0`; `delivered` and `batches` are the records and calls
 //!   the callback took; `failed` is what it refused plus oversized
@@ -28,6 +29,7 @@
 //! - the records, in sequence order and without `qoe`, are the accepted
 //!   calls in order, with the arguments as sanitized (URL redacted, text
 //!   cut at a character boundary, -0.0 as 0.0, custom JSON as parsed).
+//!
 //! And `kino_emitter_flush` from inside the callback is INVALID_ARGUMENT.
 
 #![no_main]
