@@ -36,7 +36,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use arbitrary::Arbitrary;
 use kino::ffi::config::*;
@@ -161,6 +161,10 @@ enum Call {
     Heartbeat(Num, Num, u64, u64, u64),
     Custom(Text, Text),
     Flush(bool, u8),
+    /// Blocks the next batch inside the callback (the worker stalls, the
+    /// queue fills) until `Release` or a flush.
+    Hold,
+    Release,
     Stats(bool),
     Qoe(bool),
     SessionId(u8, bool),
@@ -208,12 +212,25 @@ struct Log {
     /// Each call: the answer and the records.
     calls: Vec<(c_int, Vec<u8>, Vec<Value>)>,
     problems: Vec<String>,
+    /// While true the callback waits on `GATE`.
+    held: bool,
+}
+
+static GATE: Condvar = Condvar::new();
+
+/// Lets a held callback go on.
+fn release(log: &Mutex<Log>) {
+    log.lock().unwrap().held = false;
+    GATE.notify_all();
 }
 
 unsafe extern "C" fn callback(user: *mut c_void, json: *const c_char, len: usize) -> c_int {
     let log = unsafe { &*(user as *const Mutex<Log>) };
     let bytes = unsafe { std::slice::from_raw_parts(json as *const u8, len + 1) };
     let mut log = log.lock().unwrap();
+    while log.held {
+        log = GATE.wait(log).unwrap();
+    }
     if bytes[len] != 0 || bytes[..len].contains(&0) {
         log.problems
             .push("callback text not NUL-terminated at len".into());
@@ -797,7 +814,10 @@ fn run(input: &Input) {
                 });
                 model.emit("custom", status, &[n.fault(), json_fault, empty], record);
             }
+            Call::Hold => model.log.lock().unwrap().held = true,
+            Call::Release => release(&model.log),
             Call::Flush(long, ms) => {
+                release(&model.log);
                 let timeout = if *long { 10_000 } else { u32::from(*ms % 50) };
                 let status = kino_emitter_flush(e, timeout);
                 if *long {
@@ -952,6 +972,7 @@ fn run(input: &Input) {
     }
     // Everything out, checked once more, then free: after it returns the
     // callback's log is freed at once (a late callback is a use after free).
+    release(&model.log);
     let status = kino_emitter_flush(e, 10_000);
     assert_eq!(status, S::Ok, "final flush: {}", last_error());
     model.check_flushed();
