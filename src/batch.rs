@@ -82,12 +82,16 @@ pub fn split_in_halves(json: &[u8]) -> Option<(Part, Part)> {
 }
 
 /// Re-lays a JSON-array body as newline-delimited JSON: one record per
-/// line, each record's text unchanged. `None` if it is not an array.
+/// line, each record's text unchanged but for line breaks between its
+/// tokens (a body read back from a spool file may be pretty-printed), which
+/// are dropped. `None` if it is not an array.
 pub fn to_ndjson(json: &[u8]) -> Option<Vec<u8>> {
     let records: Vec<&RawValue> = serde_json::from_slice(json).ok()?;
     let mut out = Vec::with_capacity(json.len());
     for r in records {
-        out.extend_from_slice(r.get().as_bytes());
+        // Valid JSON holds CR and LF only as whitespace between tokens
+        // (inside strings they are escaped), so dropping them is safe.
+        out.extend(r.get().bytes().filter(|b| !matches!(b, b'\n' | b'\r')));
         out.push(b'\n');
     }
     Some(out)
@@ -180,5 +184,18 @@ mod tests {
         }
         assert!(text.ends_with('\n'));
         assert!(to_ndjson(b"{}").is_none());
+    }
+
+    /// Found by fuzz/body_split: a record with line breaks between its
+    /// tokens (a pretty-printed body from a spool file) spread over several
+    /// NDJSON lines, none of them a record.
+    #[test]
+    fn ndjson_records_never_span_lines() {
+        let body = b"[{\"a\":\n  [1,\r\n 2]},\n {\"s\":\"x\\ny\"}]";
+        let text = String::from_utf8(to_ndjson(body).unwrap()).unwrap();
+        assert_eq!(text, "{\"a\":  [1, 2]}\n{\"s\":\"x\\ny\"}\n");
+        for line in text.lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
     }
 }

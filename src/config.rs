@@ -148,8 +148,9 @@ fn millis(ms: u32, what: &str) -> Result<Duration> {
     nonzero(ms, what).map(|ms| Duration::from_millis(u64::from(ms)))
 }
 
-/// Checks that `url` is an absolute http(s) URL with a host, made of
-/// printable ASCII (as a request line needs).
+/// Checks that `url` is an absolute http(s) URL with a host (an RFC 3986
+/// name, IPv4 address or bracketed IPv6 address) and, if it has one, a port
+/// from 1 to 65535, made of printable ASCII (as a request line needs).
 pub fn validate_beacon_url(url: &str) -> Result<()> {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     let rest = if lower.starts_with("http://") {
@@ -171,7 +172,10 @@ pub fn validate_beacon_url(url: &str) -> Result<()> {
     let host = match host_port.rfind(':') {
         Some(i) if !host_port.ends_with(']') => {
             let port = &host_port[i + 1..];
-            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.len() > 5 {
+            // A TCP port: 1 to 65535.
+            let valid = port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u16>().is_ok_and(|p| p != 0);
+            if !valid {
                 return Err(Error::invalid(format!(
                     "beacon URL has a bad port: {url:?}"
                 )));
@@ -182,6 +186,22 @@ pub fn validate_beacon_url(url: &str) -> Result<()> {
     };
     if host.is_empty() {
         return Err(Error::invalid(format!("beacon URL has no host: {url:?}")));
+    }
+    // RFC 3986: an IP literal in brackets, or a name (or IPv4 address) of
+    // unreserved and sub-delim characters; percent-encoded hosts are not
+    // taken (no collector has one, and parsers disagree on them).
+    let host_ok = match host.strip_prefix('[') {
+        Some(literal) => literal
+            .strip_suffix(']')
+            .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)),
+    };
+    if !host_ok {
+        return Err(Error::invalid(format!(
+            "beacon URL has a bad host: {url:?}"
+        )));
     }
     #[cfg(feature = "http")]
     {
@@ -500,6 +520,10 @@ mod tests {
     fn beacon_urls_are_checked() {
         for ok in [
             "http://127.0.0.1:9/b",
+            "http://h:65535/",
+            "http://h:00080/",
+            "http://[::1]:8080/",
+            "http://[2001:db8::7]/",
             "https://collector.example/v1",
             "HTTP://x",
         ] {
@@ -512,6 +536,15 @@ mod tests {
             "collector.example",
             "http:// bad host/",
             "http://h:port/",
+            // Found by fuzz/validation: five digits passed, any value.
+            "http://h:65536/",
+            "http://h:99999/",
+            "http://h:0/",
+            "https://6[]yA/",
+            "http://[:]/",
+            "http://[::1/",
+            "http://h%41/",
+            "http://a<b/",
             "http://:80/",
             "https://h\n/",
         ] {

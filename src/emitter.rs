@@ -325,6 +325,9 @@ impl Emitter {
                 self.shared.spool_or_keep(spool, part);
             }
         }
+        if let Some(spool) = guard.as_mut() {
+            self.shared.publish_spool(spool);
+        }
         drop(guard);
         let _ = self.shared.wake.try_send(());
         true

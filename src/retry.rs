@@ -54,16 +54,23 @@ pub fn random_unit() -> f64 {
     bits as f64 / (1u64 << 53) as f64
 }
 
-/// Parses a `Retry-After` value — delay-seconds or an HTTP date — into a
-/// wait from `now`, capped at [`MAX_RETRY_AFTER`]. A date in the past is
-/// a zero wait; anything unparsable is `None`.
+/// Parses a `Retry-After` value (RFC 9110 §10.2.3) — delay-seconds or an
+/// HTTP date in any of its three formats (IMF-fixdate, RFC 850, asctime)
+/// — into a wait from `now`, capped at [`MAX_RETRY_AFTER`]. Spaces and
+/// tabs around it are ignored. A date in the past is a zero wait; a
+/// number of seconds too large to represent is the cap; anything else
+/// (a sign, a fraction, a date with a wrong day name or not in GMT, a
+/// control character) is `None`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    let wait = if let Ok(seconds) = value.parse::<u64>() {
-        Duration::from_secs(seconds)
+    let value = value.trim_matches([' ', '\t']);
+    if value.is_empty() || !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        return None;
+    }
+    let wait = if value.bytes().all(|b| b.is_ascii_digit()) {
+        // delay-seconds = 1*DIGIT: more than u64 holds is still "long".
+        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
     } else {
-        let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-        let at = SystemTime::from(date);
+        let at = httpdate::parse_http_date(value).ok()?;
         at.duration_since(now).unwrap_or(Duration::ZERO)
     };
     Some(wait.min(MAX_RETRY_AFTER))
@@ -120,5 +127,46 @@ mod tests {
         );
         assert_eq!(parse_retry_after("86400", now), Some(MAX_RETRY_AFTER));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    /// Issue 8: RFC 9110 recipients must accept all three HTTP-date
+    /// formats; chrono's RFC 2822 parser took only the first (and zones
+    /// that HTTP does not allow). Delay-seconds are digits only.
+    #[test]
+    fn retry_after_follows_rfc_9110() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00 UTC
+        let ten = Some(Duration::from_secs(10));
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:28:10 GMT", now),
+            ten
+        );
+        assert_eq!(parse_retry_after("Wed Oct 21 07:28:10 2015", now), ten);
+        assert_eq!(
+            parse_retry_after(" \tWed, 21 Oct 2015 07:28:10 GMT\t ", now),
+            ten
+        );
+        assert_eq!(
+            parse_retry_after("Thu Oct  1 07:28:10 2015", now),
+            Some(Duration::ZERO)
+        );
+        // Too big for u64: still the longest wait, not "no Retry-After".
+        assert_eq!(
+            parse_retry_after("99999999999999999999999999", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        for bad in [
+            "+5",
+            "-5",
+            "1.5",
+            "",
+            " ",
+            "5\n",
+            "Wed, 21 Oct 2015 07:28:10 +0000",
+            "Thu, 21 Oct 2015 07:28:10 GMT",
+            "wed, 21 Oct 2015 07:28:10 GMT",
+            "Wed, 21 Oct 2015 07:28:10 GMT\r",
+        ] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
     }
 }

@@ -1730,6 +1730,9 @@ fn load_url_credentials_never_leak_from_scheme_relative_or_padded_urls() {
         "//user:pw@cdn.example/a.m3u8?token=x",
         " https://user:pw@cdn.example/a.m3u8",
         "\thttps://user:pw@cdn.example/a.m3u8",
+        // Issue 8: a password holding `?` or `#` used to leave `https://user:pw`.
+        "https://user:pw?x@cdn.example/a.m3u8?token=x",
+        "https://user:pw#x@cdn.example/a.m3u8",
     ];
     for url in urls {
         let c = cstr(url);

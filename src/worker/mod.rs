@@ -227,10 +227,20 @@ impl Worker {
             // With a spool every due batch goes to disk at once, so the
             // queue keeps draining while the collector is away.
             if self.spooling() {
-                while let Some(parts) = self.take_parts(due) {
-                    for part in parts {
-                        self.spool_or_keep(part);
+                // Cut and written under the spool's lock: batches reach the
+                // disk in queue order even while a flush writes too.
+                loop {
+                    let mut guard = self.shared.spool.spool.lock();
+                    if self.abandoned() {
+                        return;
                     }
+                    let Some(parts) = self.take_parts(due) else {
+                        break;
+                    };
+                    for part in parts {
+                        self.shared.spool_or_keep(guard.as_mut(), part);
+                    }
+                    drop(guard);
                     if self.past_deadline(shutdown) {
                         return;
                     }
@@ -394,43 +404,9 @@ impl Worker {
         self.shared.spool.abandoned.load(Relaxed)
     }
 
-    /// Writes a part to the spool, or keeps it in the memory backlog (see
-    /// [`Shared::spool_or_keep`]); nothing is written once free gave up.
-    fn spool_or_keep(&self, part: Part) {
-        let mut guard = self.shared.spool.spool.lock();
-        let spool = if self.abandoned() {
-            None
-        } else {
-            guard.as_mut()
-        };
-        self.shared.spool_or_keep(spool, part);
-    }
-
     /// Copies the spool's evictions and losses into the stats.
     fn publish_spool(&self) {
-        let Some((evicted, lost, corrupt)) = self.with_spool(|spool| {
-            (
-                spool.take_evicted(),
-                spool.take_own_lost(),
-                spool.corrupt_files(),
-            )
-        }) else {
-            return;
-        };
-        let shared = &self.shared;
-        let stats = &shared.stats;
-        Stats::add(&stats.evicted, evicted.events);
-        if evicted.own_events > 0 {
-            shared.settle_own_file(evicted.own_events, false);
-        }
-        if lost > 0 {
-            shared.settle_own_file(lost, false);
-            stats.note_error(
-                DeliveryError::Spool,
-                format!("{lost} spooled event(s) were removed from the spool directory from outside kino"),
-            );
-        }
-        stats.spool_corrupt.store(corrupt, Relaxed);
+        self.with_spool(|spool| self.shared.publish_spool(spool));
     }
 
     /// Acknowledges the flushes whose events are all dealt with.
@@ -479,6 +455,8 @@ impl Worker {
                     self.with_spool(|spool| spool.write(&part.json, part.events)),
                     Some(Ok(_))
                 );
+            // (At shutdown a refused write is failed, not kept: nothing is
+            // left to send it from memory.)
             if written {
                 self.shared.settle_spooled(part.events);
             } else {

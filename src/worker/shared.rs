@@ -305,6 +305,28 @@ impl Shared {
         }
     }
 
+    /// Copies the spool's evictions and losses into the stats. The caller
+    /// holds the spool's lock.
+    pub fn publish_spool(&self, spool: &mut Spool) {
+        let evicted = spool.take_evicted();
+        let lost = spool.take_own_lost();
+        let stats = &self.stats;
+        Stats::add(&stats.evicted, evicted.events);
+        if evicted.own_events > 0 {
+            self.settle_own_file(evicted.own_events, false);
+        }
+        if lost > 0 {
+            self.settle_own_file(lost, false);
+            stats.note_error(
+                DeliveryError::Spool,
+                format!(
+                    "{lost} spooled event(s) were removed from the spool directory from outside kino"
+                ),
+            );
+        }
+        stats.spool_corrupt.store(spool.corrupt_files(), Relaxed);
+    }
+
     /// The shutdown deadline, if kino_emitter_free has asked for one.
     pub fn shutdown_deadline(&self) -> Option<Instant> {
         self.requests.lock().shutdown
