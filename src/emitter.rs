@@ -57,8 +57,6 @@ struct Gate {
     /// same state in queue order): to refuse a 65th key at the call, and
     /// to know whether a change changes the open view's metadata.
     meta: MetadataState,
-    /// The host's consent (`kino_emitter_set_consent`).
-    consent: bool,
 }
 
 impl Gate {
@@ -192,11 +190,7 @@ impl Emitter {
             wake_check_mask: check_mask(wake_threshold),
             wake_threshold,
             keep_url_query: config.keep_url_query,
-            view_gate: Mutex::new(Gate {
-                open: false,
-                meta,
-                consent: true,
-            }),
+            view_gate: Mutex::new(Gate { open: false, meta }),
             sampled,
             request_wait: config.request_timeout + Duration::from_secs(1),
             shutdown_timeout: config.shutdown_timeout,

@@ -133,8 +133,8 @@ impl Emitter {
             return Err(from_callback("kino_emitter_set_consent(false)"));
         }
         {
-            let mut gate = self.view_gate.lock();
-            gate.consent = granted;
+            // Under the gate: a view change is numbered on one side of it.
+            let _gate = self.view_gate.lock();
             let suppress = !(self.sampled && granted);
             self.shared.stats.caller.suppress.store(suppress, Relaxed);
         }
