@@ -195,7 +195,7 @@ pub extern "C" fn kino_emitter_pending_events(
     guard_status(|| {
         let emitter = deref(emitter, "emitter")?;
         let json = emitter.0.pending_events()?;
-        copy_out(&json, buf, len, needed, "the pending records")
+        copy_out(&json, buf, len, needed, "the pending-records JSON")
     })
 }
 
