@@ -154,7 +154,6 @@ fn cmcd_decodes_to_the_views_state_with_an_independent_decoder() {
     })
     .unwrap();
     cmcd(json!({"sid": "VIEW2", "st": "l", "su": true}));
-    drop(cmcd);
     e.flush(Duration::from_secs(10)).unwrap();
     drop(e);
 
