@@ -564,3 +564,51 @@ fn metadata_changes_never_lack_room_and_a_refused_metadata_record_is_a_counted_d
         "sequence gaps are exactly the drops: {seqs:?}"
     );
 }
+
+#[test]
+fn consent_withdrawn_during_a_long_delivery_times_out_then_discards_when_it_ends() {
+    let (entered, entered_rx) = crossbeam_channel::unbounded();
+    let sink = Arc::new(HoldingSink {
+        entered,
+        released: Mutex::new(false),
+        cv: Condvar::new(),
+        got: Mutex::new(Vec::new()),
+    });
+    let mut cfg = Config::default();
+    cfg.set_request_timeout_ms(200).unwrap();
+    cfg.set_batch_size(2).unwrap();
+    cfg.set_flush_interval_ms(600_000).unwrap();
+    cfg.set_batch_sink(Some(sink.clone() as Arc<dyn BatchSink>));
+    let e = Emitter::new(&cfg).unwrap();
+    e.emit(load("https://cdn/h.m3u8")).unwrap();
+    e.emit(play(0.0)).unwrap(); // a batch of 2: the worker parks in the sink
+    entered_rx.recv_timeout(WAIT).expect("worker in the sink");
+    for i in 0..3 {
+        e.emit(play(f64::from(i))).unwrap();
+    }
+    let started = Instant::now();
+    let err = e.set_consent(false).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Timeout);
+    assert!(err.message.contains("consent withdrawn"), "{}", err.message);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1200),
+        "waited the bound"
+    );
+    assert_eq!(
+        e.emit(play(9.0)).unwrap(),
+        0,
+        "later calls are suppressed at once"
+    );
+    *sink.released.lock().unwrap() = true;
+    sink.cv.notify_all();
+    e.flush(WAIT).unwrap();
+    let s = e.stats();
+    holds(&s);
+    assert_eq!(
+        (s.emitted, s.delivered, s.discarded, s.suppressed),
+        (5, 2, 3, 1),
+        "the batch on the wire went; what waited was discarded"
+    );
+    drop(e);
+    assert_eq!(sink.got.lock().unwrap().len(), 2);
+}

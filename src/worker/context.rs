@@ -10,6 +10,8 @@
 //! queued its calls before asking), so what it sees or discards is at
 //! least everything accepted before the request.
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -20,24 +22,34 @@ use crate::stats::Stats;
 
 impl Worker {
     /// Serves the waiting clear and pending-events requests, in call order.
+    /// While calls are suppressed (consent withdrawn), also discards any
+    /// record still held: one accepted by a call that raced the withdrawal
+    /// on another thread. Nothing is sent then, so it would otherwise wait.
     pub(super) fn serve_context(&self, st: &mut State) {
         let requests = std::mem::take(&mut self.shared.requests.lock().context);
-        if requests.is_empty() {
-            return;
-        }
-        // Every call made before these requests is in the channel by now.
-        self.shared.drain();
-        for request in requests {
-            match request {
-                ContextRequest::Clear(done) => {
-                    self.discard_all(st);
-                    let _ = done.try_send(());
-                }
-                ContextRequest::Pending(reply) => {
-                    let _ = reply.try_send(self.pending_json(st));
+        if !requests.is_empty() {
+            // Every call made before these requests is in the channel by now.
+            self.shared.drain();
+            for request in requests {
+                match request {
+                    ContextRequest::Clear(done) => {
+                        self.discard_all(st);
+                        let _ = done.try_send(());
+                    }
+                    ContextRequest::Pending(reply) => {
+                        let _ = reply.try_send(self.pending_json(st));
+                    }
                 }
             }
         }
+        if self.shared.stats.caller.suppress.load(Relaxed) && self.holds_records(st) {
+            self.discard_all(st);
+        }
+    }
+
+    /// Whether any record of this emitter is in memory here.
+    fn holds_records(&self, st: &State) -> bool {
+        st.job.is_some() || !st.backlog.is_empty() || !self.shared.inbox.lock().pending.is_empty()
     }
 
     /// Discards every record of this emitter not yet delivered or given up
