@@ -128,41 +128,58 @@ pub fn check_value(key: &str, value: &str) -> Result<String> {
     Ok(truncate_utf8(value, MAX_METADATA_VALUE_BYTES).to_owned())
 }
 
-/// A JSON number (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`) that is
-/// finite and not negative.
+/// A JSON number (`(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`, no sign:
+/// not negative) below 10³⁰⁸, so finite as a double. Checked on the text
+/// alone: no float parser is linked in for it.
 fn is_duration(text: &str) -> bool {
     let b = text.as_bytes();
-    let mut i = 0;
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - start
-    };
-    match b.first() {
-        Some(b'0') => i = 1,
-        Some(b'1'..=b'9') => {
-            digits(&mut i);
-        }
-        _ => return false, // empty, a sign, or not a digit
+    let run = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let int = run(0);
+    if int == 0 || (b[0] == b'0' && int > 1) {
+        return false; // empty, a sign, not a digit, or a leading zero
     }
+    let mut i = int;
+    let mut frac = 0;
     if b.get(i) == Some(&b'.') {
-        i += 1;
-        if digits(&mut i) == 0 {
+        frac = run(i + 1);
+        if frac == 0 {
             return false;
         }
+        i += 1 + frac;
     }
+    let mut exp: i64 = 0;
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
+        let negative = b.get(i) == Some(&b'-');
         if matches!(b.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
-        if digits(&mut i) == 0 {
+        let digits = run(i);
+        if digits == 0 {
             return false;
         }
+        for &d in &b[i..i + digits] {
+            exp = exp.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+        }
+        if negative {
+            exp = -exp;
+        }
+        i += digits;
     }
-    i == b.len() && text.parse::<f64>().is_ok_and(f64::is_finite)
+    if i != b.len() {
+        return false;
+    }
+    // The order of magnitude: where the first non-zero digit sits.
+    let frac_digits = if frac > 0 {
+        &b[int + 1..int + 1 + frac]
+    } else {
+        &[][..]
+    };
+    let digits = b[..int].iter().chain(frac_digits);
+    match digits.clone().position(|&d| d != b'0') {
+        None => true, // zero
+        Some(first) => (int as i64 - 1 - first as i64).saturating_add(exp) < 308,
+    }
 }
 
 /// Sets (`Some`) or removes (`None`) `key` in `map`, holding at most
@@ -320,11 +337,14 @@ mod tests {
 
     #[test]
     fn typed_keys_are_checked() {
-        for ok in ["0", "42", "5400.25", "1e3", "0.5E-2"] {
+        for ok in [
+            "0", "42", "5400.25", "1e3", "0.5E-2", "9.9e307", "0.0e999", "1e-999",
+        ] {
             assert!(check_value("video_duration", ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "-1", "+1", "1.", ".5", "01", "inf", "NaN", "1e", "1e999", " 1", "12s",
+            "", "-1", "+1", "1.", ".5", "01", "inf", "NaN", "1e", "1e999", "1e308", " 1", "12s",
+            "1e+", "1.5e", "0x10",
         ] {
             let e = check_value("video_duration", bad).unwrap_err();
             assert!(e.message.contains("video_duration"), "{bad}: {}", e.message);
