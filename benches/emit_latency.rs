@@ -10,7 +10,9 @@
 //!
 //! What it does, for each event, one thread or two threads calling at once,
 //! and each destination (no destination, a fast local HTTP collector, a
-//! collector that never answers; one emitter each):
+//! closed port, a collector that never answers, and a session sampled out
+//! by `kino_config_set_sample_rate`, whose calls are validated, counted
+//! in `suppressed` and only seen by the QoE tracker; one emitter each):
 //!
 //! - **tight**: back-to-back calls, each timed with `Instant::now()`;
 //! - **paced**: one call per interval (200 µs by default; the thread sleeps
@@ -55,6 +57,7 @@ use kino::ffi::config::{
     kino_config_free, kino_config_new, kino_config_set_beacon_url, kino_config_set_queue_capacity,
     kino_config_set_shutdown_timeout_ms,
 };
+use kino::ffi::context::{kino_config_set_sample_rate, kino_emitter_sampled};
 use kino::ffi::emit::{kino_emit_heartbeat, kino_emit_play};
 use kino::ffi::emitter::{
     kino_emitter_flush, kino_emitter_free, kino_emitter_new, kino_emitter_stats, KinoEmitter,
@@ -320,6 +323,9 @@ enum Dest {
     /// A URL on a closed port: every request is refused and retried.
     Down,
     Hang,
+    /// A fast collector, but the session is sampled out: every call is
+    /// suppressed (the branch a consent withdrawal takes too).
+    SampledOut,
 }
 
 impl Dest {
@@ -329,6 +335,7 @@ impl Dest {
             Dest::Fast => "fast",
             Dest::Down => "down",
             Dest::Hang => "hang",
+            Dest::SampledOut => "sampled-out",
         }
     }
 }
@@ -395,7 +402,7 @@ Options (each also read from the environment variable shown):
   --spin               pace by spinning instead of sleeping  [KINO_BENCH_SPIN=1]
   --no-syscall-count   do not count system calls (perf)      [KINO_BENCH_NO_SYSCALL_COUNT=1]
   --throughput-ms N    length of each throughput run         [KINO_BENCH_THROUGHPUT_MS, 500]
-  --dest LIST          none,fast,hang                        [KINO_BENCH_DEST]
+  --dest LIST          none,fast,down,hang,sampled-out       [KINO_BENCH_DEST]
   --event LIST         play,heartbeat                        [KINO_BENCH_EVENT]
   --threads LIST       1,2                                   [KINO_BENCH_THREADS]
   --mode LIST          tight,paced,throughput                [KINO_BENCH_MODE]
@@ -449,12 +456,13 @@ impl Opts {
             COUNT_SYSCALLS.store(false, std::sync::atomic::Ordering::Relaxed);
         }
         let dests = parse_list(
-            &value("--dest", "KINO_BENCH_DEST").unwrap_or("none,fast,down,hang".into()),
+            &value("--dest", "KINO_BENCH_DEST").unwrap_or("none,fast,down,hang,sampled-out".into()),
             |s| match s {
                 "none" => Some(Dest::None),
                 "fast" => Some(Dest::Fast),
                 "down" => Some(Dest::Down),
                 "hang" => Some(Dest::Hang),
+                "sampled-out" => Some(Dest::SampledOut),
                 _ => None,
             },
         );
@@ -515,6 +523,8 @@ struct Target {
     collector: Option<Collector>,
     /// The collector is down (refused connections): the worker is retrying.
     down: bool,
+    /// The session is sampled out: nothing may reach the collector.
+    sampled_out: bool,
 }
 
 impl Target {
@@ -522,7 +532,7 @@ impl Target {
     fn open(dest: Dest, capacity: Option<u32>) -> Target {
         let collector = match dest {
             Dest::None | Dest::Down => None,
-            Dest::Fast => Some(Collector::start()),
+            Dest::Fast | Dest::SampledOut => Some(Collector::start()),
             Dest::Hang => Some(Collector::with_policy(|_| Reply::Hang)),
         };
         let url = match dest {
@@ -557,13 +567,27 @@ impl Target {
             kino_config_set_shutdown_timeout_ms(config, 50),
             "kino_config_set_shutdown_timeout_ms",
         );
+        if dest == Dest::SampledOut {
+            // No version-4 session id is below the smallest rate.
+            check(
+                kino_config_set_sample_rate(config, f64::MIN_POSITIVE),
+                "kino_config_set_sample_rate",
+            );
+        }
         let mut emitter = std::ptr::null_mut();
         check(kino_emitter_new(config, &mut emitter), "kino_emitter_new");
         kino_config_free(config);
+        let mut sampled = true;
+        check(
+            kino_emitter_sampled(emitter, &mut sampled),
+            "kino_emitter_sampled",
+        );
+        assert_eq!(sampled, dest != Dest::SampledOut, "emit_latency: sampling");
         Target {
             emitter,
             collector,
             down: dest == Dest::Down,
+            sampled_out: dest == Dest::SampledOut,
         }
     }
 
@@ -571,6 +595,13 @@ impl Target {
     /// request on the wire (answered, or hanging); without one, until the
     /// warm-up events are gone from the queue.
     fn settle(&self) {
+        if self.sampled_out {
+            check(
+                kino_emitter_flush(self.emitter, 5_000),
+                "kino_emitter_flush",
+            );
+            return;
+        }
         if self.down {
             // Until the worker has been refused and is backing off.
             for _ in 0..250 {
@@ -602,6 +633,20 @@ impl Target {
     /// collector then returns at once, and the free does not wait out its
     /// shutdown margin. (Measurements are over by now.)
     fn close(self) {
+        if self.sampled_out {
+            let mut stats = KinoStats::default();
+            check(
+                kino_emitter_stats(self.emitter, &mut stats),
+                "kino_emitter_stats",
+            );
+            assert_eq!(
+                stats.emitted, 0,
+                "emit_latency: a sampled-out session emitted"
+            );
+            assert!(stats.suppressed > 0);
+            let sent = self.collector.as_ref().map_or(0, |c| c.beacons().len());
+            assert_eq!(sent, 0, "emit_latency: a sampled-out session sent beacons");
+        }
         drop(self.collector);
         kino_emitter_free(self.emitter);
     }

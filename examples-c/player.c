@@ -1,7 +1,9 @@
 /*
- * A scripted playback session reported through kino: load, startup, play,
- * quality changes, a rebuffer, a seek, a pause, a non-fatal error,
- * heartbeats and end. It prints the emitter's delivery counters and QoE.
+ * A scripted playback session reported through kino: metadata (who, what,
+ * which experiment), load, startup, play, quality changes, a rebuffer, a
+ * seek, a pause, a non-fatal error, heartbeats and end. It prints the CMCD
+ * data a segment request would carry, the emitter's delivery counters and
+ * QoE.
  *
  *   KINO_BEACON_URL=http://127.0.0.1:8080/beacon ./player
  *   ./player http://127.0.0.1:8080/beacon
@@ -16,6 +18,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "kino.h"
@@ -39,6 +42,17 @@ static void wait_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
+/* The CMCD data the next segment request would carry (append the query
+ * form to its URL, or send the header lines with it). */
+static void print_cmcd(KinoEmitter *emitter, const char *when, KinoCmcdForm form) {
+    char text[512];
+    check(kino_emitter_cmcd(emitter, form, text, sizeof text, NULL), "cmcd");
+    printf("cmcd %s:\n", when);
+    for (char *line = strtok(text, "\r\n"); line != NULL; line = strtok(NULL, "\r\n")) {
+        printf("  %s\n", line);
+    }
+}
+
 static void print_figure(const char *name, double value, const char *unit) {
     if (isnan(value)) {
         printf("  %-24s n/a\n", name);
@@ -59,6 +73,13 @@ int main(int argc, char **argv) {
     check(kino_config_add_header(config, "X-Player", "kino-example/1"), "add_header");
     check(kino_config_set_batch_size(config, 8), "set_batch_size");
     check(kino_config_set_flush_interval_ms(config, 1000), "set_flush_interval_ms");
+    /* Who and what: on every view of this session (docs/EVENTS.md lists the keys). */
+    check(kino_config_set_metadata(config, "env", "demo"), "set_metadata");
+    check(kino_config_set_metadata(config, "app_name", "kino-example"), "set_metadata");
+    check(kino_config_set_metadata(config, "player_name", "examples-c/player"), "set_metadata");
+    check(kino_config_set_metadata(config, "player_version", "1.0"), "set_metadata");
+    check(kino_config_set_metadata(config, "experiment_name", "abr-2026"), "set_metadata");
+    check(kino_config_set_metadata(config, "experiment_variant", "b"), "set_metadata");
 
     KinoEmitter *emitter = NULL;
     KinoStatus status = kino_emitter_new(config, &emitter);
@@ -76,6 +97,16 @@ int main(int argc, char **argv) {
     KinoResolution hd = {1280, 720};
     KinoResolution fhd = {1920, 1080};
 
+    /* Known after login: set at any time. */
+    check(kino_emitter_set_metadata(emitter, "viewer_id", "viewer-7"), "set_metadata");
+    /* What is played: set before the load, and the view has it. */
+    check(kino_emitter_set_view_metadata(emitter, "video_id", "movie-42"), "set_view_metadata");
+    check(kino_emitter_set_view_metadata(emitter, "video_title", "The Movie"), "set_view_metadata");
+    check(kino_emitter_set_view_metadata(emitter, "video_duration", "5400"), "set_view_metadata");
+    check(kino_emitter_set_view_metadata(emitter, "video_stream_type", "on_demand"),
+          "set_view_metadata");
+    check(kino_emitter_set_view_metadata(emitter, "video_cdn", "cdn-a"), "set_view_metadata");
+
     /* The access token in the query is removed before the URL leaves. */
     check(kino_emit_load(emitter, "https://cdn.example/movie/master.m3u8?token=secret", false),
           "load");
@@ -83,6 +114,7 @@ int main(int argc, char **argv) {
           "state_change");
     check(kino_emit_quality_change(emitter, 0, 800000, NULL, &sd, KINO_QUALITY_CHANGE_REASON_INITIAL),
           "quality_change");
+    print_cmcd(emitter, "at startup, query form", KINO_CMCD_FORM_QUERY);
     wait_ms(400); /* startup */
     check(kino_emit_play(emitter, 0.0), "play"); /* first frame rendered */
     check(kino_emit_state_change(emitter, KINO_PLAYER_STATE_LOADING, KINO_PLAYER_STATE_PLAYING, 0.0),
@@ -95,9 +127,12 @@ int main(int argc, char **argv) {
           "quality_change");
     wait_ms(200);
     check(kino_emit_heartbeat(emitter, 20.0, 8.0, 6000000, 2, 500), "heartbeat");
+    /* The user picked another audio track: a metadata record for this view. */
+    check(kino_emitter_set_view_metadata(emitter, "video_language", "fr"), "set_view_metadata");
 
     /* A stall: the buffer ran dry. */
     check(kino_emit_rebuffer(emitter, 21.0, 0.0), "rebuffer");
+    print_cmcd(emitter, "while stalled, header form", KINO_CMCD_FORM_HEADERS);
     wait_ms(300);
     check(kino_emit_rebuffer_end(emitter, 21.0, 0.3), "rebuffer_end");
     check(kino_emit_quality_change(emitter, 6000000, 2500000, &fhd, &hd, KINO_QUALITY_CHANGE_REASON_BUFFER),

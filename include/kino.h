@@ -17,7 +17,11 @@
  *   KinoConfig or KinoQoe from one thread at a time. The batch callback
  *   runs on kino's background thread.
  * - No call blocks on the network except kino_emitter_flush and
- *   kino_emitter_free, which are bounded by their timeouts.
+ *   kino_emitter_free, which are bounded by their timeouts, and
+ *   kino_emitter_clear, kino_emitter_pending_events and
+ *   kino_emitter_set_consent(false), which wait for kino's worker to
+ *   finish a delivery attempt it may be in (bounded by the request
+ *   timeout plus a second).
  */
 
 #ifndef KINO_H
@@ -41,9 +45,23 @@
 // Smallest spool size accepted (bytes).
 #define KINO_MIN_SPOOL_BYTES (64 * 1024)
 
+// Channel slots for metadata changes, beside the queue capacity: events
+// never take a change's room, and at most this many changes wait for the
+// worker at once (the worker is woken at each; should this many still
+// wait, the caller applies them itself), so a change is never refused
+// for room.
+#define KINO_METADATA_CONTROL_SLOTS 64
+
 // Return value of a batch callback meaning "not delivered now, try again
 // later": the batch is retried with back-off, as for an HTTP 503.
 #define KINO_BATCH_RETRY_LATER 75
+
+// Longest value kept, bytes: longer values are cut to the longest
+// whole-UTF-8 prefix within it.
+#define KINO_MAX_METADATA_VALUE_BYTES 1024
+
+// Keys per level (session, view) at most.
+#define KINO_MAX_METADATA_KEYS 64
 
 // Longest `load` URL kept, bytes.
 #define KINO_MAX_URL_BYTES (8 * 1024)
@@ -218,6 +236,27 @@ typedef uint32_t KinoQualityChangeReason;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// How `kino_emitter_cmcd` lays out CTA-5004 data.
+enum KinoCmcdForm
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // One query argument, `CMCD=<url-encoded payload>`: append it to the
+  // segment URL after `?` or `&`.
+  KINO_CMCD_FORM_QUERY = 0,
+  // Header lines, `Name: value\r\n` each: `CMCD-Object`,
+  // `CMCD-Request`, `CMCD-Session`, `CMCD-Status`, only non-empty ones.
+  KINO_CMCD_FORM_HEADERS = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum KinoCmcdForm KinoCmcdForm;
+#else
+typedef uint32_t KinoCmcdForm;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Options for an emitter. Create with `kino_config_new()`, adjust with
 // the `kino_config_set_*` calls, pass to `kino_emitter_new()`, then free
 // with `kino_config_free()`; emitters made from it do not depend on it.
@@ -233,7 +272,9 @@ typedef uint32_t KinoQualityChangeReason;
 // `kino_config_set_spool_dir`, `kino_config_set_spool_max_bytes`,
 // `kino_config_set_spool_max_age_s`, `kino_config_set_format`,
 // `kino_config_set_server_error_limit`, `kino_config_set_ca_file`,
-// `kino_config_set_ca_pem`.
+// `kino_config_set_ca_pem`,
+// `kino_config_set_metadata`, `kino_config_set_metadata_on_every_record`,
+// `kino_config_set_sample_rate`.
 typedef struct KinoConfig KinoConfig;
 
 // One player instance's analytics pipe, with its own background thread.
@@ -244,7 +285,12 @@ typedef struct KinoConfig KinoConfig;
 //
 // Methods: `kino_emitter_new`, `kino_emitter_free`, `kino_emitter_flush`,
 // `kino_emitter_session_id`, `kino_emitter_stats`, `kino_emitter_qoe`,
-// and the `kino_emit_*` events.
+// `kino_emitter_export_p1203`, `kino_emitter_last_delivery_error`, the
+// `kino_emit_*` events, and the context calls:
+// `kino_emitter_set_metadata`, `kino_emitter_set_view_metadata`,
+// `kino_emitter_sampled`, `kino_emitter_set_consent`,
+// `kino_emitter_pending_events`, `kino_emitter_clear`,
+// `kino_emitter_cmcd`.
 typedef struct KinoEmitter KinoEmitter;
 
 // The seed's QoE calculator, fed by hand: same arithmetic, same score.
@@ -326,6 +372,13 @@ typedef struct KinoStats {
   // (`KINO_DELIVERY_ERROR_NONE` if nothing failed yet). The message is
   // `kino_emitter_last_delivery_error()`.
   uint64_t last_error;
+  // Valid `kino_emit_*` calls not collected because the session is
+  // sampled out (`kino_config_set_sample_rate`) or consent is withdrawn
+  // (`kino_emitter_set_consent`). Not part of `emitted`.
+  uint64_t suppressed;
+  // Accepted records discarded by `kino_emitter_clear` or a consent
+  // withdrawal; also counted in `failed`.
+  uint64_t discarded;
 } KinoStats;
 
 // QoE figures. The first six are the seed's `QoeBreakdown`; the rest are
@@ -526,6 +579,127 @@ KinoStatus kino_config_set_ca_file(struct KinoConfig *config, const char *path);
 // one that cannot be a root, `len` of 0, or a build without the HTTP
 // transport).
 KinoStatus kino_config_set_ca_pem(struct KinoConfig *config, const char *pem, size_t len);
+
+// Sets a session-level metadata key for every view of the emitters made
+// from this config: `value` (UTF-8, copied, cut to the longest whole
+// character prefix within 1 KiB), or with a NULL `value` removes the key.
+//
+// A key is `[a-z][a-z0-9_]{0,63}`. The well-known keys are listed in
+// docs/EVENTS.md (`env`, `viewer_id`, `app_name`, `app_version`,
+// `player_name`, `player_version`, `video_id`, `video_title`,
+// `video_series`, `video_duration`, `video_stream_type`, `video_cdn`,
+// `video_language`, `video_encoding_variant`, `experiment_name`,
+// `experiment_variant`); any other key is a custom dimension.
+// `video_duration` must be a number of seconds (`"5400"`, `"42.5"`),
+// `video_stream_type` `"on_demand"` or `"live"`. kino fills
+// `kino_version`, `os_name`, `os_version` and `arch` itself; a key set
+// here overrides kino's value. At most 64 keys per level.
+//
+// Errors: `NULL_ARGUMENT` (config, key), `INVALID_UTF8`,
+// `INVALID_ARGUMENT` (bad key, bad typed value, a 65th key).
+KinoStatus kino_config_set_metadata(struct KinoConfig *config, const char *key, const char *value);
+
+// Puts the merged metadata on every record of a view (default false: on
+// the `load` and `qoe` records only), for row stores that do not join.
+//
+// Errors: `NULL_ARGUMENT`.
+KinoStatus kino_config_set_metadata_on_every_record(struct KinoConfig *config, bool on);
+
+// The share of sessions collected, in (0, 1] (default 1). Each emitter
+// decides once, from its session id, by the rule in docs/EVENTS.md (a
+// backend can recompute it): the id's first 8 bytes, big-endian, below
+// `rate * 2^64`. A sampled-out emitter validates every call and returns
+// the usual statuses, counts valid calls in `KinoStats.suppressed`, and
+// sends and writes nothing; `kino_emitter_qoe` and `kino_emitter_cmcd`
+// still work. Records of sampled-in sessions carry `sample_rate` on
+// `load` and `qoe`.
+//
+// Errors: `NULL_ARGUMENT`, `INVALID_ARGUMENT` (NaN, 0 or less, above 1).
+KinoStatus kino_config_set_sample_rate(struct KinoConfig *config, double rate);
+
+// Sets (or with a NULL `value` removes) a session-level metadata key at
+// any time, for example a `viewer_id` known only after login. Rules as
+// for `kino_config_set_metadata`. Ordered with the `kino_emit_*` calls
+// made on the same thread. A change while a view is open is sent as a
+// `metadata` record of that view (the changed keys, a removed one as
+// null).
+//
+// Errors: `NULL_ARGUMENT` (emitter, key), `INVALID_UTF8`,
+// `INVALID_ARGUMENT` (bad key, bad typed value, a 65th key),
+// `QUEUE_FULL` (a view is open, so the change makes a `metadata` record,
+// and the queue is full: nothing changed, counted in `dropped`),
+// `CLOSED`.
+KinoStatus kino_emitter_set_metadata(struct KinoEmitter *emitter, const char *key, const char *value);
+
+// Sets (or with a NULL `value` removes) a metadata key of the open view,
+// or of the next view while none is open. Ordered with the `kino_emit_*`
+// calls made on the same thread: set `video_id`, then `kino_emit_load`,
+// and that view has it. A view's metadata is cleared when it closes, so
+// the next video never inherits the last one's title. A change while the
+// view is open is sent as a `metadata` record. Rules and errors as for
+// `kino_emitter_set_metadata`; the view's keys win over the session's.
+KinoStatus kino_emitter_set_view_metadata(struct KinoEmitter *emitter, const char *key, const char *value);
+
+// Writes to `*out` whether this emitter's session is sampled in
+// (`kino_config_set_sample_rate`).
+//
+// Errors: `NULL_ARGUMENT`.
+KinoStatus kino_emitter_sampled(const struct KinoEmitter *emitter, bool *out);
+
+// The viewer's consent (granted by default). `false`: every later call is
+// validated and returns its usual status, a valid one is counted in
+// `KinoStats.suppressed`; nothing is queued, sent or written, and kino
+// makes no records of its own (`qoe`, `metadata`). What was pending is
+// discarded first, as `kino_emitter_clear` does. Suppressed calls cost
+// what accepted ones do. `true` resumes collection.
+//
+// Errors: `NULL_ARGUMENT`, `CLOSED`, `TIMEOUT` (consent is withdrawn and
+// later calls suppressed, but kino's worker is in a delivery attempt
+// longer than the request timeout; it discards the pending records once
+// that ends), `INVALID_ARGUMENT` (withdrawn from inside the batch
+// callback).
+KinoStatus kino_emitter_set_consent(struct KinoEmitter *emitter, bool granted);
+
+// Discards every record accepted and not yet delivered or given up on
+// (the seed's `clear()`): those in memory and those in this emitter's
+// spool files. They are counted in `KinoStats.discarded` and in `failed`
+// (so `emitted == delivered + failed + queued` still holds). Open views
+// stay open; sequence numbers go on. Waits for kino's worker, at most
+// the request timeout plus a second.
+//
+// Errors: `NULL_ARGUMENT`, `CLOSED`, `TIMEOUT` (the worker is in a long
+// delivery attempt: the records are discarded when it ends),
+// `INVALID_ARGUMENT` (called from inside the batch callback).
+KinoStatus kino_emitter_clear(struct KinoEmitter *emitter);
+
+// Writes the records accepted and not yet delivered or given up on (the
+// seed's `get_events()`) into `buf` as a JSON array, NUL-terminated, in
+// sequence order, in the wire shape with their ids: exactly the records
+// a collector later receives for them (in kino's record shape whatever
+// the beacon format). `*needed` (if not NULL) receives the size the text
+// needs, NUL included, on success and on `BUFFER_TOO_SMALL`; records
+// keep arriving, so call again with a larger buffer until it fits.
+//
+// Errors: `NULL_ARGUMENT` (emitter; or buf with `len` big enough),
+// `BUFFER_TOO_SMALL` (nothing written to `buf`), `CLOSED`, `TIMEOUT`,
+// `INVALID_ARGUMENT` (called from inside the batch callback).
+KinoStatus kino_emitter_pending_events(const struct KinoEmitter *emitter, char *buf, size_t len, size_t *needed);
+
+// Writes Common Media Client Data (CTA-5004, version 1) for the next
+// segment request into `buf`, NUL-terminated, so the CDN's logs carry
+// kino's ids: `sid` (the open view's `view_id`, else the session id),
+// `cid` (the view metadata `video_id`, when set), `br` (current
+// rendition, kbps), `bl` (last reported buffer level, ms rounded to 100),
+// `st` (`v`/`l` from the load's `is_live`), `su` (before the first
+// frame, or while stalled), `bs` (a stall began since the previous call).
+// Keys in alphabetical order, strings quoted and escaped, booleans as
+// bare keys. `form` is a `KinoCmcdForm`. Add the keys only the player
+// knows (`ot`, `d`, `nor`, `tb`…) as docs/EVENTS.md shows. Cheap, from
+// any thread. `*needed` as for `kino_emitter_pending_events`.
+//
+// Errors: `NULL_ARGUMENT` (emitter; or buf with `len` big enough),
+// `INVALID_ARGUMENT` (`form` not a `KinoCmcdForm`), `BUFFER_TOO_SMALL`.
+KinoStatus kino_emitter_cmcd(const struct KinoEmitter *emitter, uint32_t form, char *buf, size_t len, size_t *needed);
 
 // Content loaded: `url` (copied; user-info always removed, query and
 // fragment removed unless `kino_config_set_keep_url_query`, then cut to

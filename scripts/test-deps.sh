@@ -3,7 +3,7 @@
 # missing: valgrind, g++, python3 + chDB (NDJSON into ClickHouse), cmake and
 # pkg-config (install tests), ffmpeg, GStreamer and libmpv (the real player
 # engines), clickhouse-server (a real ClickHouse over HTTP), chromium
-# (headless).
+# (headless), node + npm's @svta/cml-cmcd (an independent CMCD decoder).
 # Quick when everything is present. Uses sudo when not run as root.
 set -euo pipefail
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -25,6 +25,9 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null || need+=(clickhouse-server)
 # tests/inspect.rs: kino-inspect's HTML report in a real headless browser
 command -v chromium >/dev/null || need+=(chromium)
+# tests/cmcd.rs: node runs npm's @svta/cml-cmcd on kino's CMCD output
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 # tests/gst_adapter.rs, tests/mpv_adapter.rs: the engine adapters on the real
 # engines (GStreamer as above; libmpv and its headers; the players run under
 # ASan, which gcc brings)
@@ -41,4 +44,11 @@ fi
 if ! python3 -c 'import chdb' 2>/dev/null; then
   echo "test-deps: installing chdb (pip)"
   python3 -m pip install -q chdb 2>/dev/null || python3 -m pip install -q --break-system-packages chdb
+fi
+# tests/cmcd.rs: @svta/cml-cmcd (the CTA-5004 library hls.js and dash.js
+# use), pinned by tests/js/package-lock.json.
+js_dir="$(dirname "$0")/../tests/js"
+if [ ! -d "$js_dir/node_modules/@svta/cml-cmcd" ]; then
+  echo "test-deps: installing @svta/cml-cmcd (npm ci in tests/js)"
+  (cd "$js_dir" && npm ci --no-audit --no-fund --silent)
 fi

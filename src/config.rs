@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::clock::{system_wall_clock, WallClock};
 use crate::error::{Error, Result};
+use crate::metadata::{self, Level, Map};
 use crate::retry::Backoff;
 use crate::transport::callback::CallbackSpec;
 use crate::transport::BatchSink;
@@ -45,6 +46,7 @@ pub struct Config {
     /// CA certificates (DER) trusted beside Mozilla's roots for https.
     pub(crate) ca_certs: Vec<Vec<u8>>,
     pub(crate) wall_clock: WallClock,
+    pub(crate) context: ContextConfig,
 }
 
 /// When a batch that keeps getting a server error is given up: after
@@ -106,6 +108,7 @@ impl Default for Config {
             server_error_limit: ServerErrorLimit::default(),
             ca_certs: Vec::new(),
             wall_clock: system_wall_clock,
+            context: ContextConfig::default(),
         }
     }
 }
@@ -132,6 +135,7 @@ impl std::fmt::Debug for Config {
             .field("format", &self.format)
             .field("server_error_limit", &self.server_error_limit)
             .field("ca_certs", &self.ca_certs.len())
+            .field("context", &self.context)
             .finish()
     }
 }
@@ -482,6 +486,57 @@ impl Config {
     /// they are removed, as signed media URLs carry access tokens).
     pub fn set_keep_url_query(&mut self, keep: bool) {
         self.keep_url_query = keep;
+    }
+}
+
+/// The context settings of issue 9: session metadata, where it goes, and
+/// sampling.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ContextConfig {
+    /// Session-level metadata the host set (kino's own keys come on top).
+    pub metadata: Map,
+    /// Merged metadata on every record of a view, not only `load`/`qoe`.
+    pub metadata_on_every_record: bool,
+    /// Share of sessions collected, in (0, 1].
+    pub sample_rate: f64,
+}
+
+impl Default for ContextConfig {
+    fn default() -> Self {
+        ContextConfig {
+            metadata: Map::new(),
+            metadata_on_every_record: false,
+            sample_rate: 1.0,
+        }
+    }
+}
+
+impl Config {
+    /// Sets (`Some`) or removes (`None`) a session-level metadata key for
+    /// every emitter made from this config (rules in [`crate::metadata`]).
+    pub fn set_metadata(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        metadata::check_key(key)?;
+        let value = value.map(|v| metadata::check_value(key, v)).transpose()?;
+        metadata::put(&mut self.context.metadata, key, value, Level::Session)?;
+        Ok(())
+    }
+
+    /// Put the merged metadata on every record of a view (default false:
+    /// on `load` and `qoe` records only).
+    pub fn set_metadata_on_every_record(&mut self, on: bool) {
+        self.context.metadata_on_every_record = on;
+    }
+
+    /// The share of sessions collected, in (0, 1] (default 1); decided per
+    /// emitter by [`crate::sampling`].
+    pub fn set_sample_rate(&mut self, rate: f64) -> Result<()> {
+        if !(rate > 0.0 && rate <= 1.0) {
+            return Err(Error::invalid(format!(
+                "sample rate must be above 0 and at most 1 (got {rate})"
+            )));
+        }
+        self.context.sample_rate = rate;
+        Ok(())
     }
 }
 

@@ -3,6 +3,11 @@
 //! system call on the normal path, and no allocation for numeric events.
 //! The worker is woken only by the first event after an idle period, a
 //! batch's worth queued, or an urgent event.
+//!
+//! The context calls (metadata, consent, clear, pending events, CMCD) are
+//! in [`context`].
+
+mod context;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -16,13 +21,13 @@ use crate::clock::Mono;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{AnalyticsEvent, SessionId};
-use crate::ids::IdGenerator;
+use crate::metadata::MetadataState;
 use crate::sanitize::sanitize;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::transport::callback::CallbackSink;
 use crate::transport::BatchSink;
 use crate::view::ViewFigures;
-use crate::worker::shared::{Inbox, Requests, SpoolCell};
+use crate::worker::shared::{Inbox, Payload, Requests, SpoolCell};
 use crate::worker::{Call, Due, Settings, Shared, SpoolSettings, Worker};
 
 /// Extra time `Drop` waits for the worker beyond the shutdown timeout
@@ -36,6 +41,35 @@ const RESCUE_LIMIT: Duration = Duration::from_millis(230);
 /// of the platform default (an app with many players has many workers).
 const WORKER_STACK: usize = 512 * 1024;
 
+/// Channel slots for metadata changes, beside the queue capacity: events
+/// never take a change's room, and at most this many changes wait for the
+/// worker at once (the worker is woken at each; should this many still
+/// wait, the caller applies them itself), so a change is never refused
+/// for room.
+pub const CONTROL_SLOTS: u64 = 64;
+
+/// What the view gate guards (see [`Emitter`]).
+#[derive(Debug)]
+struct Gate {
+    /// Whether a view is open, as callers see it.
+    open: bool,
+    /// The metadata as callers have set it so far (the worker keeps the
+    /// same state in queue order): to refuse a 65th key at the call, and
+    /// to know whether a change changes the open view's metadata.
+    meta: MetadataState,
+}
+
+impl Gate {
+    /// A call that changes views was queued: a view it closes takes its
+    /// metadata with it.
+    fn moved(&mut self, closes: bool, opens: bool) {
+        if closes {
+            self.meta.clear_view();
+        }
+        self.open = opens;
+    }
+}
+
 /// One player instance's analytics pipe. Thread-safe: `emit`, `flush`,
 /// `stats` and `qoe` may be called from any thread at once.
 pub struct Emitter {
@@ -48,12 +82,18 @@ pub struct Emitter {
     wake_check_mask: u64,
     wake_threshold: usize,
     keep_url_query: bool,
-    /// Whether a view is open, as callers see it. Held while a call that
-    /// can open or close a view (`load`, `end`, fatal `error`: a few per
-    /// view) is numbered and queued, so callers and the worker's tracker
-    /// agree on which call closes a view, and its `qoe` record can have
-    /// the number right after it.
-    view_gate: Mutex<bool>,
+    /// Whether a view is open, as callers see it, and the metadata. Held
+    /// while a call that can open or close a view (`load`, `end`, fatal
+    /// `error`: a few per view) or change metadata is numbered and queued,
+    /// so callers and the worker's tracker agree on which call closes a
+    /// view (its `qoe` record can have the number right after it) and on
+    /// which view a metadata change belongs to.
+    view_gate: Mutex<Gate>,
+    /// The session is sampled in (decided once, [`crate::sampling`]).
+    sampled: bool,
+    /// How long `clear` and `pending_events` wait for the worker: a
+    /// delivery attempt it may be in, and a second.
+    request_wait: Duration,
     shutdown_timeout: Duration,
     batch_size: usize,
     max_body_bytes: usize,
@@ -66,42 +106,57 @@ impl Emitter {
     /// Starts an emitter and its worker thread. With a spool directory, only
     /// cheap checks run here (the directory exists or can be made, and is
     /// writable); the worker opens the spool on its own thread.
+    ///
+    /// A session sampled out ([`crate::sampling`]) gets no sink and no
+    /// spool: it sends and writes nothing, ever.
     pub fn new(config: &Config) -> Result<Emitter> {
         let capacity = config.queue_capacity as usize;
-        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        let session_id = SessionId::new();
+        let sampled = crate::sampling::sampled_in(&session_id, config.context.sample_rate);
+        let (tx, rx) = crossbeam_channel::bounded(capacity + CONTROL_SLOTS as usize);
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
         let (done_tx, done_rx) = crossbeam_channel::bounded(0);
-        let sink: Option<Arc<dyn BatchSink>> = if let Some(sink) = &config.sink {
+        let spool_dir = config.spool_dir.as_ref().filter(|_| sampled);
+        let sink: Option<Arc<dyn BatchSink>> = if !sampled {
+            None
+        } else if let Some(sink) = &config.sink {
             Some(Arc::clone(sink))
         } else if let Some(spec) = config.callback {
             Some(Arc::new(CallbackSink::new(spec)))
         } else {
             http_sink(config)
         };
-        if let Some(dir) = &config.spool_dir {
+        if let Some(dir) = spool_dir {
             check_spool_dir(dir)?;
         }
         // A spool file holds one body: keep bodies well inside its bound.
-        let max_body_bytes = match &config.spool_dir {
+        let max_body_bytes = match spool_dir {
             Some(_) => config
                 .max_body_bytes
                 .min((config.spool_max_bytes / 4).max(1024) as usize),
             None => config.max_body_bytes,
         };
+        let meta = MetadataState::new(
+            crate::platform::kino_keys(),
+            config.context.metadata.clone(),
+        );
         let shared = Arc::new(Shared {
-            session_id: SessionId::new(),
+            session_id,
             stats: Stats::default(),
             rx: rx.clone(),
-            inbox: Mutex::new(Inbox::default()),
+            inbox: Mutex::new(Inbox::new(meta.clone())),
             requests: Mutex::new(Requests::default()),
             wake: wake_tx,
             dealt: std::sync::atomic::AtomicU64::new(0),
             spool: SpoolCell::default(),
             backlog: Mutex::new(Default::default()),
             spool_ready: std::sync::atomic::AtomicBool::new(false),
-            ids: Mutex::new(IdGenerator::from_os()),
             wall_clock: config.wall_clock,
+            every_record: config.context.metadata_on_every_record,
+            sample_rate: config.context.sample_rate,
+            control: std::sync::atomic::AtomicU64::new(0),
         });
+        shared.stats.caller.suppress.store(!sampled, Relaxed);
         let worker = Worker {
             shared: Arc::clone(&shared),
             rx,
@@ -117,7 +172,7 @@ impl Emitter {
                 },
                 max_body_bytes,
                 format: config.format,
-                spool: config.spool_dir.as_ref().map(|dir| SpoolSettings {
+                spool: spool_dir.map(|dir| SpoolSettings {
                     dir: dir.clone(),
                     max_bytes: config.spool_max_bytes,
                     max_age: config.spool_max_age,
@@ -141,7 +196,9 @@ impl Emitter {
             wake_check_mask: check_mask(wake_threshold),
             wake_threshold,
             keep_url_query: config.keep_url_query,
-            view_gate: Mutex::new(false),
+            view_gate: Mutex::new(Gate { open: false, meta }),
+            sampled,
+            request_wait: config.request_timeout + Duration::from_secs(1),
             shutdown_timeout: config.shutdown_timeout,
             batch_size: config.batch_size as usize,
             max_body_bytes,
@@ -161,13 +218,21 @@ impl Emitter {
     /// Refused input (`InvalidArgument`) takes no sequence number; a full
     /// queue (`QueueFull`) takes one, leaving a gap the collector can see:
     /// gaps in the sequence always add up to `dropped`.
+    ///
+    /// While calls are suppressed (the session is sampled out, or consent
+    /// is withdrawn) a valid call returns `Ok(0)`: counted in
+    /// `suppressed`, seen by the QoE tracker only.
     pub fn emit(&self, event: AnalyticsEvent) -> Result<u64> {
         let event = sanitize(event, self.keep_url_query)?;
-        if self.shared.stats.caller.closed.load(Relaxed) {
+        let c = &self.shared.stats.caller;
+        if c.closed.load(Relaxed) {
             return Err(closed());
         }
         if event.changes_views() {
             return self.emit_view_change(event);
+        }
+        if c.suppress.load(Relaxed) {
+            return self.observe(event);
         }
         self.admit(1)?;
         let sequence = self.shared.stats.caller.sequence.fetch_add(1, Relaxed) + 1;
@@ -178,12 +243,19 @@ impl Emitter {
     /// gate. A call that closes a view takes two numbers, the second for
     /// the view's `qoe` record (counted now, as emitted and in memory).
     fn emit_view_change(&self, event: AnalyticsEvent) -> Result<u64> {
-        let mut open = self.view_gate.lock();
-        let closes = *open;
-        let numbers = 1 + u64::from(closes);
-        self.admit(numbers)?;
+        let mut gate = self.view_gate.lock();
+        let closes = gate.open;
         let opens = matches!(event, AnalyticsEvent::Load { .. });
         let c = &self.shared.stats.caller;
+        if c.suppress.load(Relaxed) {
+            let observed = self.observe(event);
+            if observed.is_ok() {
+                gate.moved(closes, opens);
+            }
+            return observed;
+        }
+        let numbers = 1 + u64::from(closes);
+        self.admit(numbers)?;
         let sequence = c.sequence.fetch_add(numbers, Relaxed) + 1;
         if closes {
             c.emitted.fetch_add(1, Relaxed);
@@ -191,7 +263,7 @@ impl Emitter {
         let qoe_sequence = if closes { sequence + 1 } else { 0 };
         match self.queue(sequence, event, qoe_sequence) {
             Ok(sequence) => {
-                *open = opens;
+                gate.moved(closes, opens);
                 Ok(sequence)
             }
             Err(e) => {
@@ -201,6 +273,38 @@ impl Emitter {
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// A suppressed call: it reaches the QoE tracker only (so
+    /// `kino_emitter_qoe` and `kino_emitter_cmcd` still work), makes no
+    /// record, and costs what an accepted call costs: a count, a clock
+    /// reading, a `try_send`. Callers wake the worker once a batch's worth
+    /// waits (it does not watch the channel while suppressed). A full
+    /// channel is a drop, as for any call.
+    #[inline]
+    fn observe(&self, event: AnalyticsEvent) -> Result<u64> {
+        let c = &self.shared.stats.caller;
+        let call = Call {
+            sequence: 0,
+            mono: Mono::now(),
+            payload: Payload::Event(event),
+            qoe_sequence: 0,
+        };
+        match self.tx.try_send(call) {
+            Ok(()) => {
+                let n = c.suppressed.fetch_add(1, Relaxed) + 1;
+                if n & self.wake_check_mask == 0 && self.tx.len() >= self.wake_threshold {
+                    let _ = self.shared.wake.try_send(());
+                }
+                Ok(0)
+            }
+            Err(TrySendError::Full(_)) => {
+                c.sequence.fetch_add(1, Relaxed);
+                c.dropped.fetch_add(1, Relaxed);
+                Err(queue_full())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(closed()),
         }
     }
 
@@ -232,7 +336,7 @@ impl Emitter {
         let call = Call {
             sequence,
             mono: Mono::now(),
-            event,
+            payload: Payload::Event(event),
             qoe_sequence,
         };
         match self.tx.try_send(call) {

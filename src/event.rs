@@ -2,6 +2,9 @@
 //! `AnalyticsEventRecord`, serialized exactly as the seed declares them
 //! (CONTRACT.md §3). Nothing here knows about queues, threads or C.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -133,6 +136,12 @@ pub enum AnalyticsEvent {
     /// A view's QoE figures, made by kino when the view closes (never
     /// emitted by the host). Boxed so the queue's slots stay small.
     Qoe(Box<ViewFigures>),
+    /// The open view's metadata changed (made by kino when the host sets
+    /// metadata while a view is open): the keys whose merged value
+    /// changed, with their new value, `null` for a key no longer set.
+    Metadata {
+        changed: BTreeMap<String, Option<String>>,
+    },
 }
 
 impl AnalyticsEvent {
@@ -172,6 +181,7 @@ impl AnalyticsEvent {
             AnalyticsEvent::Heartbeat { .. } => "heartbeat",
             AnalyticsEvent::Custom { .. } => "custom",
             AnalyticsEvent::Qoe(_) => "qoe",
+            AnalyticsEvent::Metadata { .. } => "metadata",
         }
     }
 }
@@ -208,6 +218,15 @@ pub struct AnalyticsEventRecord {
     /// absent outside a view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view_id: Option<Uuid>,
+    /// The view's merged metadata (kino's keys, the session's, the view's;
+    /// the view's winning): on `load` and `qoe` records, and on every
+    /// record of a view with `kino_config_set_metadata_on_every_record`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Arc<BTreeMap<String, String>>>,
+    /// The session's sample rate (`kino_config_set_sample_rate`), on
+    /// `load` and `qoe` records: a backend weighs a view by 1/rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<f64>,
     /// The event, flattened.
     #[serde(flatten)]
     pub event: AnalyticsEvent,
@@ -232,6 +251,8 @@ impl AnalyticsEventRecord {
             timestamp: stamped.timestamp,
             sequence: stamped.sequence,
             view_id,
+            metadata: None,
+            sample_rate: None,
             event: stamped.event,
         }
     }
@@ -348,6 +369,16 @@ mod tests {
                     data: json!({"slot":"pre"}),
                 },
                 json!({"event":"custom","name":"ad_start","data":{"slot":"pre"}}),
+            ),
+            (
+                AnalyticsEvent::Metadata {
+                    changed: [
+                        ("video_title".to_owned(), Some("Ep. 2".to_owned())),
+                        ("ad_id".to_owned(), None),
+                    ]
+                    .into(),
+                },
+                json!({"event":"metadata","changed":{"ad_id":null,"video_title":"Ep. 2"}}),
             ),
         ];
         for (event, expected) in cases {

@@ -17,10 +17,15 @@
 //! QoE record; [`config`] is the validated configuration; [`stats`] the
 //! delivery counters; [`clock`] the two clocks (monotonic for durations,
 //! wall for timestamps); [`otlp`] re-encodes a beacon as OpenTelemetry
-//! logs (OTLP/JSON).
+//! logs (OTLP/JSON). Context (issue 9): [`metadata`] (keys, values,
+//! layers; [`platform`] fills kino's own keys), [`sampling`] (which
+//! sessions are collected), [`cmcd`] (CTA-5004 for the CDN's logs); the
+//! emitter's side of them is in `emitter/context.rs`, the worker's in
+//! `worker/context.rs`.
 
 pub mod batch;
 pub mod clock;
+pub mod cmcd;
 pub mod config;
 pub mod emitter;
 pub mod error;
@@ -28,9 +33,12 @@ pub mod event;
 pub mod ffi;
 pub mod figures;
 pub mod ids;
+pub mod metadata;
 pub mod otlp;
+pub mod platform;
 pub mod qoe;
 pub mod retry;
+pub mod sampling;
 pub mod sanitize;
 pub mod spool;
 pub mod stats;

@@ -362,6 +362,13 @@ pub fn sanitize(mut event: AnalyticsEvent, keep_url_query: bool) -> Result<Analy
                 "qoe records are made by kino itself and cannot be emitted",
             ))
         }
+        Metadata { .. } => {
+            return Err(crate::error::Error::fixed(
+                ErrorKind::InvalidArgument,
+                "metadata records are made by kino itself: set metadata with \
+                 kino_emitter_set_metadata or kino_emitter_set_view_metadata",
+            ))
+        }
         Custom { name, .. } => {
             if name.is_empty() {
                 return Err(crate::error::Error::fixed(

@@ -31,6 +31,12 @@ pub(crate) struct CallerCounters {
     /// Set once the worker has given up (repeated internal errors): calls
     /// then return `CLOSED`.
     pub closed: AtomicBool,
+    /// Set while calls are collected no more (the session is sampled out,
+    /// or consent is withdrawn): a valid call is counted in `suppressed`
+    /// and only the QoE tracker sees it.
+    pub suppress: AtomicBool,
+    /// Valid `kino_emit_*` calls not collected (see `suppress`).
+    pub suppressed: AtomicU64,
 }
 
 /// Why the last delivery attempt (or spool write) failed, as
@@ -78,6 +84,7 @@ pub struct Stats {
     pub(crate) spool_corrupt: AtomicU64,
     pub(crate) spool_errors: AtomicU64,
     pub(crate) internal_errors: AtomicU64,
+    pub(crate) discarded: AtomicU64,
     pub(crate) last_http_status: AtomicU64,
     pub(crate) last_success_unix_ms: AtomicU64,
     pub(crate) last_error: AtomicU64,
@@ -127,6 +134,12 @@ pub struct StatsSnapshot {
     pub last_success_unix_ms: u64,
     /// Why the last failure happened ([`DeliveryError`] as a number).
     pub last_error: u64,
+    /// Valid calls not collected: the session is sampled out, or consent
+    /// was withdrawn. Not part of `emitted`.
+    pub suppressed: u64,
+    /// Accepted records discarded by `kino_emitter_clear` (or a consent
+    /// withdrawal); also counted in `failed`.
+    pub discarded: u64,
 }
 
 impl Stats {
@@ -174,6 +187,8 @@ impl Stats {
             last_http_status: self.last_http_status.load(Relaxed),
             last_success_unix_ms: self.last_success_unix_ms.load(Relaxed),
             last_error: self.last_error.load(Relaxed),
+            suppressed: self.caller.suppressed.load(Relaxed),
+            discarded: self.discarded.load(Relaxed),
         }
     }
 }

@@ -43,6 +43,7 @@ fn example_player_delivers_its_whole_session() {
         "error",
         "heartbeat",
         "custom",
+        "metadata",
         "qoe",
     ] {
         assert!(names.contains(&kind), "{kind} missing from {names:?}");
@@ -59,6 +60,37 @@ fn example_player_delivers_its_whole_session() {
     for b in collector.beacons() {
         assert_eq!(b.header("x-player"), Some("kino-example/1"));
     }
+    // Metadata set before the load is on it, with the session's and kino's.
+    let meta = &records[0]["metadata"];
+    assert_eq!(meta["video_id"], "movie-42");
+    assert_eq!(meta["viewer_id"], "viewer-7");
+    assert_eq!(meta["experiment_variant"], "b");
+    assert_eq!(meta["kino_version"], env!("CARGO_PKG_VERSION"));
+    let change = records.iter().find(|r| r["event"] == "metadata").unwrap();
+    assert_eq!(
+        change["changed"],
+        serde_json::json!({"video_language": "fr"})
+    );
+    assert_eq!(change["view_id"], records[0]["view_id"]);
+    let qoe = records.last().unwrap();
+    assert_eq!(qoe["metadata"]["video_language"], "fr");
+    assert_eq!(qoe["sample_rate"], 1.0);
+    // The CMCD a segment request would carry: the view's ids, its state.
+    let view_id = records[0]["view_id"].as_str().unwrap();
+    assert!(stdout.contains(&format!(
+        "CMCD-Session: cid=\"movie-42\",sid=\"{view_id}\",st=v"
+    )));
+    assert!(
+        stdout.contains(&format!(
+            "  CMCD=br%3D800%2Ccid%3D%22movie-42%22%2Csid%3D%22{view_id}%22%2Cst%3Dv%2Csu\n"
+        )),
+        "startup: {stdout}"
+    );
+    assert!(
+        stdout.contains("CMCD-Request: bl=0,su"),
+        "stalled: {stdout}"
+    );
+    assert!(stdout.contains("CMCD-Status: bs"), "{stdout}");
     assert!(stdout.contains(&format!(
         "emitted={n} delivered={n} failed=0 dropped=0 queued=0",
         n = records.len()

@@ -3,9 +3,8 @@
 //! documented ways, and every example query returns what the scripted
 //! sessions' own `qoe` records imply.
 //!
-//! The metadata dimensions are the ISSUE-9 STAND-IN of support/playback.rs
-//! (written into kino's load/qoe lines by hand until issue 9 lands).
-//! Needs `python3 -c 'import chdb'` (scripts/test-deps.sh installs it).
+//! The metadata dimensions are kino's own (view metadata set by
+//! support/playback.rs before each load). Needs `python3 -c 'import chdb'` (scripts/test-deps.sh installs it).
 #![cfg(feature = "http")]
 
 #[path = "support/playback.rs"]
@@ -56,11 +55,11 @@ fn field(line: &str, key: &str) -> Value {
 #[test]
 fn schema_takes_kino_ndjson_and_the_example_queries_add_up() {
     let views = playback::views();
-    let full = playback::with_issue9_metadata(&session_lines(&views), &views);
+    let full = session_lines(&views);
     // A second session whose records 4 and 5 never arrived (hand-made drops,
     // as QUEUE_FULL would leave them): the gap query must find it.
     let one = &views[..1];
-    let mut gappy = playback::with_issue9_metadata(&session_lines(one), one);
+    let mut gappy = session_lines(one);
     let dropped: Vec<String> = gappy.drain(3..5).collect();
     assert!(dropped.iter().all(|l| field(l, "event") != "qoe"));
     let gappy_session = field(&gappy[0], "session_id");

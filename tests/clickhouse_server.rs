@@ -163,18 +163,22 @@ fn kino_ndjson_lands_in_clickhouse_18_16_and_the_queries_add_up() {
         );
     }
 
-    // The example queries over kino's own output (no metadata yet: one
-    // group with empty dimensions).
+    // The example queries over kino's own output, its metadata included.
     let got = server.script("queries", &queries());
     let qoe = playback::qoe_records(&raw);
-    let dims = ["experiment_name", "experiment_variant"];
     let rows_of = |name: &str| got[name].as_array().unwrap().clone();
-    playback::check_rows(
-        "qoe_by_experiment_variant",
-        &rows_of("qoe_by_experiment_variant"),
-        &dims,
-        &playback::expected_by(&qoe, &dims),
-    );
+    for (name, dims) in [
+        (
+            "qoe_by_experiment_variant",
+            &["experiment_name", "experiment_variant"][..],
+        ),
+        ("qoe_by_video_cdn", &["video_cdn"][..]),
+        ("qoe_by_player_version", &["player_version"][..]),
+    ] {
+        let rows = rows_of(name);
+        assert!(rows.len() >= 2, "{name}: {rows:?}");
+        playback::check_rows(name, &rows, dims, &playback::expected_by(&qoe, dims));
+    }
     assert!(rows_of("sequence_gaps").is_empty(), "kino leaves no gaps");
     let events: std::collections::BTreeMap<String, u64> = rows_of("events_per_type")
         .iter()
@@ -191,29 +195,6 @@ fn kino_ndjson_lands_in_clickhouse_18_16_and_the_queries_add_up() {
         .sum();
     let scripted: usize = views.iter().map(|v| v.stalls.len()).sum();
     assert_eq!(stalls, scripted as f64);
-
-    // ISSUE-9 STAND-IN: the same lines with metadata written in by hand,
-    // posted the documented way (gzip, the headers) into a fresh schema.
-    // Switch to kino's own output once issue 9 lands.
-    server.script("apply", &schema());
-    let lines = playback::with_issue9_metadata(&raw, &views);
-    let body = lines.join("\n") + "\n";
-    let (status, text) = server.post_as(&url, KEY, body.as_bytes(), true);
-    assert_eq!(status, 200, "{text}");
-    let got = server.script("queries", &queries());
-    let qoe = playback::qoe_records(&lines);
-    for (name, dims) in [
-        (
-            "qoe_by_experiment_variant",
-            &["experiment_name", "experiment_variant"][..],
-        ),
-        ("qoe_by_video_cdn", &["video_cdn"][..]),
-        ("qoe_by_player_version", &["player_version"][..]),
-    ] {
-        let rows = got[name].as_array().unwrap();
-        assert!(rows.len() >= 2, "{name}: {rows:?}");
-        playback::check_rows(name, rows, dims, &playback::expected_by(&qoe, dims));
-    }
 }
 
 #[test]

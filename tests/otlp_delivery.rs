@@ -80,7 +80,12 @@ fn session() -> Vec<AnalyticsEvent> {
 #[test]
 fn every_body_is_an_export_logs_request_the_official_types_read() {
     let collector = Collector::start();
-    let emitter = Emitter::new(&otlp_config(&collector.url())).unwrap();
+    let mut config = otlp_config(&collector.url());
+    config.set_metadata("app_name", Some("tv-app")).unwrap();
+    config
+        .set_metadata("player_version", Some("4.2.0"))
+        .unwrap();
+    let emitter = Emitter::new(&config).unwrap();
     for e in session() {
         emitter.emit(e).unwrap();
     }

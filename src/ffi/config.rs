@@ -20,7 +20,9 @@ use std::ffi::{c_char, c_int, c_void};
 /// `kino_config_set_spool_dir`, `kino_config_set_spool_max_bytes`,
 /// `kino_config_set_spool_max_age_s`, `kino_config_set_format`,
 /// `kino_config_set_server_error_limit`, `kino_config_set_ca_file`,
-/// `kino_config_set_ca_pem`.
+/// `kino_config_set_ca_pem`,
+/// `kino_config_set_metadata`, `kino_config_set_metadata_on_every_record`,
+/// `kino_config_set_sample_rate`.
 pub struct KinoConfig(pub(crate) Config);
 
 /// Return value of a batch callback meaning "not delivered now, try again

@@ -19,7 +19,12 @@ use crate::error::{Error, ErrorKind};
 ///
 /// Methods: `kino_emitter_new`, `kino_emitter_free`, `kino_emitter_flush`,
 /// `kino_emitter_session_id`, `kino_emitter_stats`, `kino_emitter_qoe`,
-/// and the `kino_emit_*` events.
+/// `kino_emitter_export_p1203`, `kino_emitter_last_delivery_error`, the
+/// `kino_emit_*` events, and the context calls:
+/// `kino_emitter_set_metadata`, `kino_emitter_set_view_metadata`,
+/// `kino_emitter_sampled`, `kino_emitter_set_consent`,
+/// `kino_emitter_pending_events`, `kino_emitter_clear`,
+/// `kino_emitter_cmcd`.
 pub struct KinoEmitter(pub(crate) Emitter);
 
 /// Delivery counters of one emitter (events unless said otherwise).
@@ -76,6 +81,13 @@ pub struct KinoStats {
     /// (`KINO_DELIVERY_ERROR_NONE` if nothing failed yet). The message is
     /// `kino_emitter_last_delivery_error()`.
     pub last_error: u64,
+    /// Valid `kino_emit_*` calls not collected because the session is
+    /// sampled out (`kino_config_set_sample_rate`) or consent is withdrawn
+    /// (`kino_emitter_set_consent`). Not part of `emitted`.
+    pub suppressed: u64,
+    /// Accepted records discarded by `kino_emitter_clear` or a consent
+    /// withdrawal; also counted in `failed`.
+    pub discarded: u64,
 }
 
 /// What kind of failure `KinoStats.last_error` reports. Values are stable
@@ -256,6 +268,8 @@ pub extern "C" fn kino_emitter_stats(
                 spool_errors: s.spool_errors,
                 internal_errors: s.internal_errors,
                 last_error: s.last_error,
+                suppressed: s.suppressed,
+                discarded: s.discarded,
             },
         );
         Ok(())

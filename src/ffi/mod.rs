@@ -15,6 +15,7 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 pub mod config;
+pub mod context;
 pub mod emit;
 pub mod emitter;
 pub mod error;

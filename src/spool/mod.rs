@@ -415,6 +415,54 @@ impl Spool {
         self.total_bytes()
     }
 
+    /// The bodies of this instance's own files, oldest first, leaving out
+    /// `except` (a file it holds claimed) and files it cannot read now.
+    pub fn own_bodies(&self, except: Option<SpoolId>) -> Vec<Vec<u8>> {
+        self.own
+            .keys()
+            .filter(|id| Some(**id) != except)
+            .filter_map(|id| {
+                let file = File::open(self.dir.join(id.file_name())).ok()?;
+                file::load(&file).ok().map(|(_, body, _)| body)
+            })
+            .collect()
+    }
+
+    /// Removes this instance's own files (`kino_emitter_clear`), except
+    /// `except` and any held by someone else; returns the events they
+    /// held. Not counted as evicted: the caller counts them.
+    pub fn discard_own(&mut self, except: Option<SpoolId>) -> u64 {
+        let ids: Vec<SpoolId> = self
+            .own
+            .keys()
+            .copied()
+            .filter(|id| Some(*id) != except)
+            .collect();
+        let mut events = 0u64;
+        for id in ids {
+            let path = self.dir.join(id.file_name());
+            let file = match dir::lock(&path) {
+                Lock::Busy => continue,
+                Lock::Gone => {
+                    self.forget(&id);
+                    continue;
+                }
+                Lock::Held(file) => file,
+            };
+            let removed = match fs::remove_file(&path) {
+                Ok(()) => true,
+                Err(e) => e.kind() == io::ErrorKind::NotFound,
+            };
+            drop(file);
+            if removed {
+                if let Some(known) = self.own.remove(&id) {
+                    events = events.saturating_add(known.events);
+                }
+            }
+        }
+        events
+    }
+
     /// Whether a batch may be claimable without listing the directory.
     pub fn has_claimable(&self) -> bool {
         !self.own.is_empty() || !self.orphans.is_empty()

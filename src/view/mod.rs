@@ -87,11 +87,28 @@ pub struct Observed {
     pub closed: Option<ClosedView>,
 }
 
+/// What the open view tells a CMCD request ([`ViewTracker::cmcd`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CmcdView {
+    /// The open view's id.
+    pub view_id: Uuid,
+    /// Its load said live.
+    pub live: bool,
+    /// The current rendition's bitrate (bit/s), if known.
+    pub bitrate: Option<u64>,
+    /// The last reported buffer level, seconds.
+    pub buffer_level: Option<f64>,
+    /// Before the first frame, or stalled now.
+    pub startup: bool,
+}
+
 /// Tracks views over an emitter's events; see the module docs.
 #[derive(Debug, Clone, Default)]
 pub struct ViewTracker {
     open: Option<View>,
     last: Option<View>,
+    /// Stalls begun in any view so far (CMCD `bs`).
+    stalls_begun: u64,
 }
 
 impl ViewTracker {
@@ -106,9 +123,10 @@ impl ViewTracker {
     /// open view before opening its own new one).
     pub fn observe(&mut self, ev: &StampedEvent) -> Observed {
         let at = ev.mono;
-        if let AnalyticsEvent::Load { .. } = ev.event {
+        if let AnalyticsEvent::Load { is_live, .. } = ev.event {
             let closed = self.close(at);
-            let view = View::new(at);
+            let mut view = View::new(at);
+            view.live = is_live;
             let view_id = Some(view.id);
             self.open = Some(view);
             return Observed { view_id, closed };
@@ -117,12 +135,33 @@ impl ViewTracker {
             return Observed::default();
         };
         let view_id = Some(view.id);
-        let closed = if view.apply(at, &ev.event) {
-            self.close(at)
-        } else {
-            None
-        };
+        let stalls = view.totals.rebuffer_count;
+        let closes = view.apply(at, &ev.event);
+        let begun = view.totals.rebuffer_count.saturating_sub(stalls);
+        self.stalls_begun = self.stalls_begun.saturating_add(u64::from(begun));
+        let closed = if closes { self.close(at) } else { None };
         Observed { view_id, closed }
+    }
+
+    /// The open view's id, if one is open.
+    pub fn open_view_id(&self) -> Option<Uuid> {
+        self.open.as_ref().map(|v| v.id)
+    }
+
+    /// What a CMCD request says about the open view; `None` outside a view.
+    pub fn cmcd(&self) -> Option<CmcdView> {
+        self.open.as_ref().map(|v| CmcdView {
+            view_id: v.id,
+            live: v.live,
+            bitrate: v.rendition.bitrate,
+            buffer_level: v.buffer_level,
+            startup: v.started_at.is_none() || v.stall.is_some(),
+        })
+    }
+
+    /// Stalls begun in any view so far.
+    pub fn stalls_begun(&self) -> u64 {
+        self.stalls_begun
     }
 
     /// Close the open view at `at` (used when the emitter is freed). None if

@@ -89,6 +89,11 @@ pub(super) struct View {
     pub(super) totals: Totals,
     pub(super) segments: Vec<Segment>,
     pub(super) stalls: Vec<[f64; 2]>,
+    /// The load said live (CMCD `st`).
+    pub(super) live: bool,
+    /// The last buffer level a heartbeat or rebuffer reported, seconds
+    /// (CMCD `bl`).
+    pub(super) buffer_level: Option<f64>,
 }
 
 impl View {
@@ -107,6 +112,8 @@ impl View {
             totals: Totals::default(),
             segments: Vec::new(),
             stalls: Vec::new(),
+            live: false,
+            buffer_level: None,
         }
     }
 
@@ -131,7 +138,8 @@ impl View {
                 self.totals.seek_count = self.totals.seek_count.saturating_add(1);
                 self.seek_since = Some(at);
             }
-            E::Rebuffer { .. } => {
+            E::Rebuffer { buffer_level, .. } => {
+                self.buffer_level = Some(*buffer_level);
                 self.stop_playing(at);
                 let stalls = self.started_at.is_some()
                     && !self.paused
@@ -170,7 +178,14 @@ impl View {
                 }
                 self.set_rendition(at, *to_bitrate, *to_resolution);
             }
-            E::Heartbeat { bitrate, .. } => self.set_rendition(at, *bitrate, None),
+            E::Heartbeat {
+                bitrate,
+                buffer_level,
+                ..
+            } => {
+                self.buffer_level = Some(*buffer_level);
+                self.set_rendition(at, *bitrate, None);
+            }
             E::Error { fatal, .. } => {
                 self.totals.error_count = self.totals.error_count.saturating_add(1);
                 if *fatal {
@@ -179,7 +194,7 @@ impl View {
                 }
             }
             E::End { .. } => return true,
-            E::Load { .. } | E::Custom { .. } | E::Qoe(_) => {}
+            E::Load { .. } | E::Custom { .. } | E::Qoe(_) | E::Metadata { .. } => {}
         }
         false
     }

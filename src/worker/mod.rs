@@ -11,6 +11,7 @@
 //! [`settle`] what an attempt's outcome does to it and to the counters,
 //! [`wake`] when to wake next; this file is the loop.
 
+mod context;
 mod job;
 pub(crate) mod settle;
 pub(crate) mod shared;
@@ -147,6 +148,7 @@ impl Worker {
             // Requests are taken before draining: every event emitted before
             // a flush call is in the channel by now.
             self.shared.drain();
+            self.serve_context(st);
             if shutdown.is_some() {
                 self.shared.close_view();
             }
@@ -198,7 +200,8 @@ impl Worker {
             flush_waiting: !st.waiters.is_empty(),
             job_retry_at: st.job.as_ref().map(|j| j.not_before),
             spooling,
-            spool_ready: self.shared.spool_ready.load(Relaxed),
+            spool_ready: self.shared.spool_ready.load(Relaxed)
+                && !self.shared.stats.caller.suppress.load(Relaxed),
         }
     }
 
@@ -208,6 +211,12 @@ impl Worker {
             Wake::Now => {}
             Wake::At(t) => {
                 let _ = self.wake.recv_timeout(t.since(Mono::now()));
+            }
+            // Suppressed (sampled out, no consent): calls only feed the QoE
+            // tracker, and callers wake the worker once a batch's worth of
+            // them waits, never per call.
+            Wake::Idle if self.shared.stats.caller.suppress.load(Relaxed) => {
+                let _ = self.wake.recv();
             }
             Wake::Idle => {
                 let mut select = Select::new();
@@ -224,6 +233,7 @@ impl Worker {
             if self.past_deadline(shutdown) {
                 return;
             }
+            self.serve_context(st);
             // With a spool every due batch goes to disk at once, so the
             // queue keeps draining while the collector is away.
             if self.spooling() {
@@ -276,6 +286,9 @@ impl Worker {
     /// The next batch to deliver: the memory backlog first, then the spool
     /// (own files, then orphans), or, without a spool, the inbox.
     fn next_job(&mut self, due: Due) -> Option<Job> {
+        if self.shared.stats.caller.suppress.load(Relaxed) {
+            return None; // consent withdrawn: nothing is sent (not even orphans)
+        }
         if let Some(part) = self.shared.backlog.lock().pop_front() {
             return Some(Job::new(VecDeque::from([part]), Source::Memory));
         }
@@ -538,9 +551,12 @@ impl Worker {
         for w in st.waiters.drain(..) {
             let _ = w.ack.try_send(());
         }
-        for (_, ack) in shared.requests.lock().flushes.drain(..) {
+        let mut requests = shared.requests.lock();
+        for (_, ack) in requests.flushes.drain(..) {
             let _ = ack.try_send(());
         }
+        // Clear and pending-events callers hear CLOSED (their channel drops).
+        requests.context.clear();
     }
 }
 
@@ -553,7 +569,12 @@ fn body_for(format: BeaconFormat, part: &Part, shared: &Shared) -> Body {
             None => Body::new(part.json.clone()),
         },
         BeaconFormat::OtlpJson => {
-            let resource = crate::otlp::OtlpResource::new(shared.session_id);
+            // The session metadata as it is now: kino.metadata.<key>, and
+            // service.name from app_name.
+            let resource = crate::otlp::OtlpResource::with_metadata(
+                shared.session_id,
+                shared.session_metadata(),
+            );
             match crate::otlp::encode_logs(&part.json, &resource, std::time::SystemTime::now()) {
                 Some(json) => Body::otlp(json),
                 None => Body::new(part.json.clone()),

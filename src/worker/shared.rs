@@ -3,11 +3,13 @@
 //! event), the requests callers make (flush, shutdown), and the counters.
 //!
 //! The caller's threads touch this only through [`Shared::drain`] (from
-//! `kino_emitter_qoe`), [`Shared::request_flush`] and the shutdown path;
-//! `kino_emit_*` itself touches only the channel and the caller counters.
+//! `kino_emitter_qoe` and `kino_emitter_cmcd`), [`Shared::request_flush`],
+//! [`Shared::request`] and the shutdown path; `kino_emit_*` itself touches
+//! only the channel and the caller counters.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -18,32 +20,81 @@ use crate::batch::{pack, Part};
 use crate::clock::{Anchor, Mono, WallClock};
 use crate::event::{AnalyticsEvent, AnalyticsEventRecord, SessionId, StampedEvent};
 use crate::ids::IdGenerator;
+use crate::metadata::{Level, Map, MetadataState};
 use crate::spool::Spool;
 use crate::stats::{DeliveryError, Stats};
 use crate::view::{ClosedView, ViewTracker};
 
-/// An event as it crosses the queue: stamped on the caller's thread with
+/// A call as it crosses the queue: stamped on the caller's thread with
 /// its sequence number and a monotonic clock reading; its wall-clock time
 /// is worked out when the worker drains it ([`crate::clock`]).
 #[derive(Debug)]
 pub(crate) struct Call {
+    /// The number of the record this call makes; 0 when it makes none (a
+    /// suppressed call, which only the QoE tracker sees, or a metadata
+    /// change that changes no open view's metadata).
     pub sequence: u64,
     pub mono: Mono,
-    pub event: AnalyticsEvent,
+    pub payload: Payload,
     /// The number the caller reserved (and counted) for the `qoe` record
     /// of the view this call closes; 0 when it closes none.
     pub qoe_sequence: u64,
 }
 
-/// An event waiting in the inbox, with the view it belongs to.
+/// What a [`Call`] carries.
 #[derive(Debug)]
-pub(crate) struct Queued {
-    pub stamped: StampedEvent,
-    pub view_id: Option<Uuid>,
+pub(crate) enum Payload {
+    /// A `kino_emit_*` event.
+    Event(AnalyticsEvent),
+    /// A metadata change: a control message, counted in
+    /// [`Shared::control`] while it is in the channel.
+    Metadata(Box<MetadataChange>),
 }
 
-/// Events taken off the channel and not yet cut into a batch.
-#[derive(Debug, Default)]
+/// One `kino_*_set_*metadata` call, checked by the caller.
+#[derive(Debug)]
+pub(crate) struct MetadataChange {
+    pub level: Level,
+    pub key: String,
+    /// `None` removes the key.
+    pub value: Option<String>,
+}
+
+/// A record waiting in the inbox: its id (drawn when it entered the
+/// inbox, so `kino_emitter_pending_events` shows the id it is sent with),
+/// the view it belongs to and the context it carries.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub id: Uuid,
+    pub stamped: StampedEvent,
+    pub view_id: Option<Uuid>,
+    pub metadata: Option<Arc<Map>>,
+    pub sample_rate: Option<f64>,
+}
+
+impl Queued {
+    /// The wire record, as a copy (the record stays queued).
+    pub fn record(&self, session_id: SessionId) -> AnalyticsEventRecord {
+        let mut record =
+            AnalyticsEventRecord::with_id(self.id, session_id, self.stamped.clone(), self.view_id);
+        record.metadata = self.metadata.clone();
+        record.sample_rate = self.sample_rate;
+        record
+    }
+
+    /// The wire record.
+    pub fn into_record(self, session_id: SessionId) -> AnalyticsEventRecord {
+        let mut record =
+            AnalyticsEventRecord::with_id(self.id, session_id, self.stamped, self.view_id);
+        record.metadata = self.metadata;
+        record.sample_rate = self.sample_rate;
+        record
+    }
+}
+
+/// Records taken off the channel and not yet cut into a batch, and the
+/// state the drain keeps in queue order.
+#[derive(Debug)]
 pub(crate) struct Inbox {
     pub pending: VecDeque<Queued>,
     /// `pending[..urgent_until]` must be sent now (ends with an urgent event).
@@ -52,6 +103,27 @@ pub(crate) struct Inbox {
     pub oldest: Option<Mono>,
     /// Views and their QoE over every event drained so far.
     pub views: ViewTracker,
+    /// Metadata as of the last call drained.
+    pub meta: MetadataState,
+    /// Record ids (one generator per emitter, seeded once: no system call).
+    pub ids: IdGenerator,
+    /// [`ViewTracker::stalls_begun`] at the last `kino_emitter_cmcd` call.
+    pub cmcd_stalls_seen: u64,
+}
+
+impl Inbox {
+    /// An empty inbox with the emitter's starting metadata.
+    pub fn new(meta: MetadataState) -> Self {
+        Inbox {
+            pending: VecDeque::new(),
+            urgent_until: 0,
+            oldest: None,
+            views: ViewTracker::default(),
+            meta,
+            ids: IdGenerator::from_os(),
+            cmcd_stalls_seen: 0,
+        }
+    }
 }
 
 /// What callers ask of the worker besides events.
@@ -61,6 +133,20 @@ pub(crate) struct Requests {
     /// where to say it is done.
     pub flushes: Vec<(u64, Sender<()>)>,
     pub shutdown: Option<Instant>,
+    /// `clear` and `pending_events` calls, in call order
+    /// ([`crate::worker::context`]).
+    pub context: Vec<ContextRequest>,
+}
+
+/// A caller's request about the records not yet delivered, served on the
+/// worker (which alone holds all of them: inbox, batch in hand, memory
+/// backlog, spool files).
+#[derive(Debug)]
+pub(crate) enum ContextRequest {
+    /// Discard them; say when done.
+    Clear(Sender<()>),
+    /// Send them, as a JSON array of records in sequence order.
+    Pending(Sender<String>),
 }
 
 /// The spool, shared between the worker and the shutdown path of
@@ -98,61 +184,153 @@ pub(crate) struct Shared {
     /// The spool may hold something to send (own files written, or orphans
     /// found) and no claim has failed since.
     pub spool_ready: AtomicBool,
-    /// Record ids (taken when a batch is cut, by whoever cuts it).
-    pub ids: Mutex<IdGenerator>,
     pub wall_clock: WallClock,
+    /// Put the merged metadata on every record of a view, not just on
+    /// `load` and `qoe`.
+    pub every_record: bool,
+    /// The session's sample rate (on `load` and `qoe` records).
+    pub sample_rate: f64,
+    /// Metadata changes in the channel, bounded by
+    /// [`crate::emitter::CONTROL_SLOTS`] (their own slots, beside the
+    /// queue capacity).
+    pub control: AtomicU64,
 }
 
 impl Shared {
-    /// Moves everything queued into the inbox, updating QoE. Called by the
-    /// worker, and by `Emitter::qoe` so figures are current even while the
-    /// worker is stuck in a request. The inbox needs no bound of its own:
-    /// admission counts every event in memory (`in_memory`), so channel
-    /// and inbox together never hold more than the capacity.
+    /// Moves everything queued into the inbox, updating QoE and metadata.
+    /// Called by the worker, and by `Emitter::qoe` (and `cmcd`) so figures
+    /// are current even while the worker is stuck in a request. The inbox
+    /// needs no bound of its own: admission counts every event in memory
+    /// (`in_memory`), so channel and inbox together never hold more than
+    /// the capacity.
     pub fn drain(&self) {
-        let mut inbox = self.inbox.lock();
+        let mut guard = self.inbox.lock();
+        let inbox = &mut *guard;
         let mut anchor: Option<Anchor> = None;
         while let Ok(call) = self.rx.try_recv() {
             let anchor = *anchor.get_or_insert_with(|| Anchor::now(self.wall_clock));
-            let reserved = call.qoe_sequence;
-            let stamped = StampedEvent {
-                sequence: call.sequence,
-                mono: call.mono,
-                timestamp: anchor.wall_of(call.mono),
-                event: call.event,
-            };
-            let observed = inbox.views.observe(&stamped);
-            let urgent = stamped.event.is_urgent();
-            let at = stamped.mono;
-            inbox.oldest.get_or_insert(at);
-            inbox.pending.push_back(Queued {
-                stamped,
-                view_id: observed.view_id,
-            });
-            match observed.closed {
-                Some(closed) => self.push_qoe(&mut inbox, closed, at, anchor, reserved),
-                // Cannot happen: callers number view changes in the order
-                // they queue them, so they and the tracker agree on which
-                // call closes a view. Undone, should it ever.
-                None if reserved != 0 => {
-                    let c = &self.stats.caller;
-                    c.emitted.fetch_sub(1, Relaxed);
-                    c.in_memory.fetch_sub(1, Relaxed);
+            match call.payload {
+                Payload::Event(event) => {
+                    let stamped = StampedEvent {
+                        sequence: call.sequence,
+                        mono: call.mono,
+                        timestamp: anchor.wall_of(call.mono),
+                        event,
+                    };
+                    self.take_event(inbox, stamped, call.qoe_sequence, anchor);
                 }
-                None => {}
-            }
-            if urgent {
-                inbox.urgent_until = inbox.pending.len();
+                Payload::Metadata(change) => {
+                    Stats::sub(&self.control, 1);
+                    let at = StampedEvent {
+                        sequence: call.sequence,
+                        mono: call.mono,
+                        timestamp: anchor.wall_of(call.mono),
+                        event: AnalyticsEvent::Metadata {
+                            changed: BTreeMap::new(),
+                        },
+                    };
+                    self.take_metadata(inbox, *change, at);
+                }
             }
         }
     }
 
-    /// Closes the open view, if any, now (the emitter is going away).
+    /// One event into the tracker and, unless it was suppressed (number
+    /// 0), into the inbox as a record, followed by the `qoe` record of a
+    /// view it closes.
+    fn take_event(&self, inbox: &mut Inbox, stamped: StampedEvent, reserved: u64, anchor: Anchor) {
+        let observed = inbox.views.observe(&stamped);
+        // The closing view's metadata, before it goes.
+        let closing = observed.closed.as_ref().map(|_| inbox.meta.merged());
+        if closing.is_some() {
+            inbox.meta.clear_view();
+        }
+        if stamped.sequence == 0 {
+            return; // suppressed: the tracker saw it; no record, no qoe record
+        }
+        let load = matches!(stamped.event, AnalyticsEvent::Load { .. });
+        // A load's record belongs to the view it opens; an end's to the one
+        // it closes.
+        let metadata = if load {
+            Some(inbox.meta.merged())
+        } else if self.every_record && observed.view_id.is_some() {
+            closing.clone().or_else(|| Some(inbox.meta.merged()))
+        } else {
+            None
+        };
+        let urgent = stamped.event.is_urgent();
+        let at = stamped.mono;
+        let sample_rate = load.then_some(self.sample_rate);
+        self.push(inbox, stamped, observed.view_id, metadata, sample_rate);
+        match observed.closed {
+            Some(closed) => self.push_qoe(inbox, closed, closing, at, anchor, reserved),
+            // Cannot happen: callers number view changes in the order
+            // they queue them, so they and the tracker agree on which
+            // call closes a view. Undone, should it ever.
+            None if reserved != 0 => {
+                let c = &self.stats.caller;
+                c.emitted.fetch_sub(1, Relaxed);
+                c.in_memory.fetch_sub(1, Relaxed);
+            }
+            None => {}
+        }
+        if urgent {
+            inbox.urgent_until = inbox.pending.len();
+        }
+    }
+
+    /// A metadata change, applied in queue order; with a number (the
+    /// caller found it changes the open view's metadata) it becomes a
+    /// `metadata` record of that view. `at` is the call's stamp.
+    fn take_metadata(&self, inbox: &mut Inbox, change: MetadataChange, mut at: StampedEvent) {
+        let key = change.key;
+        // The caller checked the key bound on the same state in the same
+        // order: this cannot fail.
+        let _ = inbox.meta.set(change.level, &key, change.value);
+        if at.sequence == 0 {
+            return;
+        }
+        let value = inbox.meta.value(&key).map(str::to_owned);
+        at.event = AnalyticsEvent::Metadata {
+            changed: [(key, value)].into(),
+        };
+        let view_id = inbox.views.open_view_id();
+        let metadata = self.every_record.then(|| inbox.meta.merged());
+        self.push(inbox, at, view_id, metadata, None);
+    }
+
+    /// Appends a record to the inbox with a fresh id.
+    fn push(
+        &self,
+        inbox: &mut Inbox,
+        stamped: StampedEvent,
+        view_id: Option<Uuid>,
+        metadata: Option<Arc<Map>>,
+        sample_rate: Option<f64>,
+    ) {
+        inbox.oldest.get_or_insert(stamped.mono);
+        let id = inbox.ids.next_id();
+        inbox.pending.push_back(Queued {
+            id,
+            stamped,
+            view_id,
+            metadata,
+            sample_rate,
+        });
+    }
+
+    /// Closes the open view, if any, now (the emitter is going away). A
+    /// suppressed emitter makes no `qoe` record for it.
     pub fn close_view(&self) {
-        let mut inbox = self.inbox.lock();
+        let mut guard = self.inbox.lock();
+        let inbox = &mut *guard;
         let anchor = Anchor::now(self.wall_clock);
         if let Some(closed) = inbox.views.close(anchor.mono()) {
-            self.push_qoe(&mut inbox, closed, anchor.mono(), anchor, 0);
+            let metadata = inbox.meta.merged();
+            inbox.meta.clear_view();
+            if !self.stats.caller.suppress.load(Relaxed) {
+                self.push_qoe(inbox, closed, Some(metadata), anchor.mono(), anchor, 0);
+            }
         }
     }
 
@@ -165,6 +343,7 @@ impl Shared {
         &self,
         inbox: &mut Inbox,
         closed: ClosedView,
+        metadata: Option<Arc<Map>>,
         at: Mono,
         anchor: Anchor,
         reserved: u64,
@@ -177,16 +356,20 @@ impl Shared {
             c.in_memory.fetch_add(1, Relaxed);
             c.sequence.fetch_add(1, Relaxed) + 1
         };
-        inbox.oldest.get_or_insert(at);
-        inbox.pending.push_back(Queued {
-            stamped: StampedEvent {
-                sequence,
-                mono: at,
-                timestamp: anchor.wall_of(at),
-                event: AnalyticsEvent::Qoe(Box::new(closed.figures)),
-            },
-            view_id: Some(closed.view_id),
-        });
+        let stamped = StampedEvent {
+            sequence,
+            mono: at,
+            timestamp: anchor.wall_of(at),
+            event: AnalyticsEvent::Qoe(Box::new(closed.figures)),
+        };
+        let sample_rate = Some(self.sample_rate);
+        self.push(inbox, stamped, Some(closed.view_id), metadata, sample_rate);
+    }
+
+    /// The session's metadata now (kino's keys and the session level, no
+    /// view's), for a beacon-level use such as an OTLP resource.
+    pub fn session_metadata(&self) -> Map {
+        self.inbox.lock().meta.session()
     }
 
     /// Takes the next due batch (see [`Shared::next_batch`]) as bodies of at
@@ -200,19 +383,10 @@ impl Shared {
     ) -> Option<VecDeque<Part>> {
         loop {
             let batch = self.next_batch(batch_size, due)?;
-            let mut ids = self.ids.lock();
             let mut records: Vec<AnalyticsEventRecord> = batch
                 .into_iter()
-                .map(|q| {
-                    AnalyticsEventRecord::with_id(
-                        ids.next_id(),
-                        self.session_id,
-                        q.stamped,
-                        q.view_id,
-                    )
-                })
+                .map(|q| q.into_record(self.session_id))
                 .collect();
-            drop(ids);
             // Concurrent callers may enqueue out of sequence order; a batch
             // is always sent oldest first.
             records.sort_by_key(|r| r.sequence);
@@ -325,6 +499,13 @@ impl Shared {
             );
         }
         stats.spool_corrupt.store(spool.corrupt_files(), Relaxed);
+    }
+
+    /// Asks the worker for `request` (served in call order, after every
+    /// call made before it is drained) and wakes it.
+    pub fn request(&self, request: ContextRequest) {
+        self.requests.lock().context.push(request);
+        let _ = self.wake.try_send(());
     }
 
     /// The shutdown deadline, if kino_emitter_free has asked for one.

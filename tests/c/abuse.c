@@ -26,84 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed;
-static int failed;
-
-/* ------------------------------------------------------------------ */
-/* Checking                                                            */
-
-static void check(int ok, const char *what, int line)
-{
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        fprintf(stderr, "abuse.c:%d: CHECK failed: %s (last error: \"%s\")\n", line, what,
-                kino_last_error_message());
-    }
-}
-
-#define CHECK(cond) check((cond) != 0, #cond, __LINE__)
-
-/* A calculator used only to put a known, unrelated message in this
- * thread's last error before each expected failure, so the check after it
- * sees whether the failing call really replaced the message. */
-#define POISON_MARK "(got -7.25)"
-
-static void poison(void)
-{
-    KinoQoe *q = kino_qoe_new();
-    kino_qoe_record_quality_switch(q, -7.25, 1);
-    kino_qoe_free(q);
-}
-
-/* Counters for one thread: main uses the globals, workers their own. */
-typedef struct {
-    int passed;
-    int failed;
-} Tally;
-
-static int expect_in(Tally *t, KinoStatus got, KinoStatus want, const char *mention,
-                     const char *expr, int line)
-{
-    const char *msg = kino_last_error_message();
-    int ok = got == want && msg != NULL && msg[0] != '\0' && strstr(msg, POISON_MARK) == NULL &&
-             (mention == NULL || strstr(msg, mention) != NULL);
-    if (ok) {
-        t->passed++;
-    } else {
-        t->failed++;
-        fprintf(stderr, "abuse.c:%d: %s: got %s, want %s; last error \"%s\" should mention \"%s\"\n",
-                line, expr, kino_status_str(got), kino_status_str(want), msg ? msg : "(NULL)",
-                mention ? mention : "");
-    }
-    return ok;
-}
-
-static Tally main_tally;
-
-/* EXPECT(call, status, word): `call` fails with `status` and its message
- * mentions `word`. */
-#define EXPECT(call, want, mention)                                                            \
-    do {                                                                                       \
-        KinoStatus got_;                                                                       \
-        poison();                                                                              \
-        got_ = (call);                                                                         \
-        expect_in(&main_tally, got_, (want), (mention), #call, __LINE__);                      \
-    } while (0)
-
-/* OK(call): `call` succeeds. */
-#define OK(call)                                                                               \
-    do {                                                                                       \
-        KinoStatus got_ = (call);                                                              \
-        if (got_ == KINO_STATUS_OK) {                                                          \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            fprintf(stderr, "abuse.c:%d: %s: got %s (%s)\n", __LINE__, #call,                  \
-                    kino_status_str(got_), kino_last_error_message());                         \
-        }                                                                                      \
-    } while (0)
+#include "check.h"
 
 static const char *collector_url;
 
@@ -795,11 +718,11 @@ static void *worker_main(void *arg)
         }
         s = kino_emit_heartbeat(w->emitter, position, NAN, 2500000, 0, 250);
         expect_in(&w->tally, s, KINO_STATUS_INVALID_ARGUMENT, "buffer_level",
-                  "NaN heartbeat from a thread", __LINE__);
+                  "NaN heartbeat from a thread", __FILE__, __LINE__);
         s = kino_emit_state_change(w->emitter, (KinoPlayerState)(100 + w->index),
                                    KINO_PLAYER_STATE_PLAYING, position);
         expect_in(&w->tally, s, KINO_STATUS_INVALID_ARGUMENT, "KinoPlayerState",
-                  "bad state from a thread", __LINE__);
+                  "bad state from a thread", __FILE__, __LINE__);
     }
     return NULL;
 }

@@ -1,17 +1,14 @@
 //! Scripted playback sessions for the ClickHouse tests, and what their
 //! `qoe` records imply for the example queries (sql/clickhouse/queries.sql).
-//!
-//! ISSUE-9 STAND-IN: kino does not put `"metadata"` on records yet (issue
-//! 9). [`with_issue9_metadata`] writes it into kino's real `load` and `qoe`
-//! lines by hand, in the shape issue 9 specifies, so the metadata queries
-//! can be tested now. Once issue 9 lands, set the dimensions with
-//! `kino_emitter_set_view_metadata` in [`play`] and delete the stand-in.
+//! Each view's dimensions are set with kino's own view metadata before its
+//! `load`, so kino's `load` and `qoe` records carry them.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
 use kino::event::{AnalyticsEvent, PlayerState, QualityChangeReason, Resolution};
+use kino::metadata::Level;
 use kino::Emitter;
 use serde_json::{json, Value};
 
@@ -57,7 +54,7 @@ pub fn views() -> Vec<View> {
     ]
 }
 
-/// The metadata a view would carry (issue 9 keys).
+/// The view metadata [`play`] sets for a view.
 pub fn metadata(view: &View) -> Value {
     json!({
         "experiment_name": "abr-2026",
@@ -158,11 +155,17 @@ pub fn script(view: &View) -> Vec<AnalyticsEvent> {
     events
 }
 
-/// Plays every view on `emitter`; returns how many records kino makes
-/// (calls plus one `qoe` per view).
+/// Plays every view on `emitter`, its metadata set before its `load` (no
+/// view is open then: no `metadata` record); returns how many records kino
+/// makes (calls plus one `qoe` per view).
 pub fn play(emitter: &Emitter, views: &[View]) -> usize {
     let mut records = 0;
     for view in views {
+        for (key, value) in metadata(view).as_object().unwrap() {
+            emitter
+                .set_metadata(Level::View, key, value.as_str())
+                .expect("valid metadata");
+        }
         for event in script(view) {
             emitter.emit(event).expect("a scripted call is accepted");
             records += 1;
@@ -182,29 +185,6 @@ pub fn events_per_type(views: &[View]) -> BTreeMap<String, u64> {
         *counts.entry("qoe".to_owned()).or_default() += 1;
     }
     counts
-}
-
-/// ISSUE-9 STAND-IN: kino's NDJSON `lines`, with `"metadata"` written into
-/// each view's `load` and `qoe` record (views in the order they were
-/// played). Every other line is left byte for byte.
-pub fn with_issue9_metadata(lines: &[String], views: &[View]) -> Vec<String> {
-    let mut by_view: BTreeMap<String, usize> = BTreeMap::new();
-    lines
-        .iter()
-        .map(|line| {
-            let mut record: serde_json::Map<String, Value> =
-                serde_json::from_str(line).expect("a kino record");
-            let event = record["event"].as_str().unwrap_or("").to_owned();
-            if event != "load" && event != "qoe" {
-                return line.clone();
-            }
-            let view_id = record["view_id"].as_str().expect("a view").to_owned();
-            let next = by_view.len();
-            let n = *by_view.entry(view_id).or_insert(next);
-            record.insert("metadata".into(), metadata(&views[n]));
-            Value::Object(record).to_string()
-        })
-        .collect()
 }
 
 /// The `qoe` records among `lines`, parsed.
