@@ -94,6 +94,13 @@ enum class QualityChangeReason : std::uint32_t {
 enum class Format : std::uint32_t {
     Json = KINO_FORMAT_JSON,
     Ndjson = KINO_FORMAT_NDJSON,
+    OtlpJson = KINO_FORMAT_OTLP_JSON,
+};
+
+/// How Emitter::cmcd lays out CMCD data (KinoCmcdForm).
+enum class CmcdForm : std::uint32_t {
+    Query = KINO_CMCD_FORM_QUERY,
+    Headers = KINO_CMCD_FORM_HEADERS,
 };
 
 /// kino's version at run time ("MAJOR.MINOR.PATCH"); compare with
@@ -161,6 +168,31 @@ inline std::uint32_t clamp_ms(std::chrono::milliseconds ms) noexcept {
     return ms.count() >= static_cast<std::chrono::milliseconds::rep>(max)
                ? max
                : static_cast<std::uint32_t>(ms.count());
+}
+
+/// Reads a text kino writes into a caller buffer (`fill(buf, len,
+/// &needed)`): asks for the size, then reads, again if it grew meanwhile.
+template <typename Fill> std::string read_text(Fill fill) {
+    std::size_t needed = 0;
+    const Status asked = fill(nullptr, 0, &needed);
+    if (asked != KINO_STATUS_BUFFER_TOO_SMALL) {
+        check(asked);
+    }
+    for (;;) {
+        std::string text(needed, '\0');
+        const Status status = fill(text.data(), text.size(), &needed);
+        if (status == KINO_STATUS_BUFFER_TOO_SMALL) {
+            continue; // the text grew between the calls
+        }
+        check(status);
+        text.resize(needed > 0 ? needed - 1 : 0); // drop the NUL
+        return text;
+    }
+}
+
+/// A metadata value for kino: NULL (remove the key) when empty optional.
+inline const char *opt_str(const std::optional<std::string> &v, const char *what) {
+    return v ? c_str(*v, what) : nullptr;
 }
 
 } // namespace detail
@@ -266,6 +298,36 @@ class Config {
     }
     Config &spool_max_age_s(std::uint32_t seconds) {
         detail::check(kino_config_set_spool_max_age_s(raw_, seconds));
+        return *this;
+    }
+    /// Session metadata for every view of emitters made from this config;
+    /// std::nullopt removes the key (docs/EVENTS.md lists the keys).
+    Config &metadata(const std::string &key, const std::optional<std::string> &value) {
+        detail::check(kino_config_set_metadata(raw_, detail::c_str(key, "metadata key"),
+                                               detail::opt_str(value, "metadata value")));
+        return *this;
+    }
+    Config &metadata_on_every_record(bool on) {
+        detail::check(kino_config_set_metadata_on_every_record(raw_, on));
+        return *this;
+    }
+    /// The share of sessions collected, in (0, 1].
+    Config &sample_rate(double rate) {
+        detail::check(kino_config_set_sample_rate(raw_, rate));
+        return *this;
+    }
+    /// CA certificates (a PEM file) trusted beside kino's built-in roots.
+    Config &ca_file(const std::string &path) {
+        detail::check(kino_config_set_ca_file(raw_, detail::c_str(path, "CA file path")));
+        return *this;
+    }
+    /// CA certificates as PEM text, trusted beside kino's built-in roots.
+    Config &ca_pem(std::string_view pem) {
+        detail::check(kino_config_set_ca_pem(raw_, pem.data(), pem.size()));
+        return *this;
+    }
+    Config &server_error_limit(std::uint32_t attempts, std::uint32_t max_age_s) {
+        detail::check(kino_config_set_server_error_limit(raw_, attempts, max_age_s));
         return *this;
     }
     Config &format(Format format) {
@@ -414,22 +476,51 @@ class Emitter {
     }
     /// The open (else last) view as ITU-T P.1203 input JSON.
     std::string export_p1203(double fps) const {
-        std::size_t needed = 0;
-        const Status asked = kino_emitter_export_p1203(raw_, fps, nullptr, 0, &needed);
-        if (asked != KINO_STATUS_BUFFER_TOO_SMALL) {
-            detail::check(asked);
-        }
-        for (;;) {
-            std::string text(needed, '\0');
-            const Status status =
-                kino_emitter_export_p1203(raw_, fps, text.data(), text.size(), &needed);
-            if (status == KINO_STATUS_BUFFER_TOO_SMALL) {
-                continue; // the view grew between the calls
-            }
-            detail::check(status);
-            text.resize(needed > 0 ? needed - 1 : 0); // drop the NUL
-            return text;
-        }
+        return detail::read_text([&](char *buf, std::size_t len, std::size_t *needed) {
+            return kino_emitter_export_p1203(raw_, fps, buf, len, needed);
+        });
+    }
+
+    /// Session metadata, at any time (ordered with this thread's events);
+    /// std::nullopt removes the key.
+    void set_metadata(const std::string &key, const std::optional<std::string> &value) {
+        detail::check(kino_emitter_set_metadata(raw_, detail::c_str(key, "metadata key"),
+                                                detail::opt_str(value, "metadata value")));
+    }
+    /// Metadata of the open view (else the next one).
+    void set_view_metadata(const std::string &key, const std::optional<std::string> &value) {
+        detail::check(kino_emitter_set_view_metadata(
+            raw_, detail::c_str(key, "metadata key"), detail::opt_str(value, "metadata value")));
+    }
+    /// Whether this session is collected (the sample rate's decision).
+    bool sampled() const {
+        bool out = false;
+        detail::check(kino_emitter_sampled(raw_, &out));
+        return out;
+    }
+    /// The viewer's consent: false clears and stops collecting until true.
+    void set_consent(bool granted) { detail::check(kino_emitter_set_consent(raw_, granted)); }
+    /// Discards the records not yet delivered (the seed's clear()).
+    void clear() { detail::check(kino_emitter_clear(raw_)); }
+    /// The records not yet delivered, as the JSON array the collector will
+    /// get (the seed's get_events()).
+    std::string pending_events() const {
+        return detail::read_text([&](char *buf, std::size_t len, std::size_t *needed) {
+            return kino_emitter_pending_events(raw_, buf, len, needed);
+        });
+    }
+    /// CMCD data for the next segment request: a `CMCD=` query argument, or
+    /// header lines.
+    std::string cmcd(CmcdForm form) const {
+        return detail::read_text([&](char *buf, std::size_t len, std::size_t *needed) {
+            return kino_emitter_cmcd(raw_, static_cast<std::uint32_t>(form), buf, len, needed);
+        });
+    }
+    /// Why the last delivery failed (stats().last_error's message).
+    std::string last_delivery_error() const {
+        return detail::read_text([&](char *buf, std::size_t len, std::size_t *needed) {
+            return kino_emitter_last_delivery_error(raw_, buf, len, needed);
+        });
     }
 
     /// The underlying KinoEmitter (NULL once moved from). Do not free it.

@@ -175,6 +175,52 @@ static int callback_sessions() {
     return 0;
 }
 
+// Issue 9's calls and the delivery-error text through the wrapper: metadata
+// at both levels, sampling, pending records, clear, consent, CMCD.
+static int context_calls() {
+    std::mutex mutex;
+    std::vector<std::string> batches;
+    kino::Emitter em{kino::Config{}
+                         .no_beacon_url()
+                         .metadata("app_name", std::string("wrapper-app"))
+                         .sample_rate(1.0)
+                         .server_error_limit(3, 60)
+                         .batch_size(1000)
+                         .flush_interval_ms(60000)
+                         .batch_callback([&](std::string_view json) {
+                             std::lock_guard<std::mutex> lock(mutex);
+                             batches.emplace_back(json);
+                             return true;
+                         })};
+    EXPECT(em.sampled());
+    em.set_view_metadata("video_id", std::string("cpp-42"));
+    em.set_metadata("viewer_id", std::string("viewer-1"));
+    EXPECT(em.load("https://cdn.example/ctx.m3u8"));
+    EXPECT(em.play(0.0));
+    const std::string pending = em.pending_events();
+    std::printf("pending: %zu bytes\n", pending.size());
+    EXPECT(pending.front() == '[' && pending.find("\"video_id\":\"cpp-42\"") != std::string::npos);
+    const std::string query = em.cmcd(kino::CmcdForm::Query);
+    const std::string headers = em.cmcd(kino::CmcdForm::Headers);
+    std::printf("cmcd: %s\n", query.c_str());
+    EXPECT(query.rfind("CMCD=", 0) == 0 && query.find("cpp-42") != std::string::npos);
+    EXPECT(headers.find("CMCD-Session:") != std::string::npos);
+    em.clear();
+    EXPECT(em.stats().discarded >= 2);
+    em.set_consent(false);
+    EXPECT(em.play(1.0)); // validated and accepted as usual, not collected
+    EXPECT(em.stats().suppressed >= 1);
+    em.set_consent(true);
+    EXPECT(throws("set_metadata(bad key)", KINO_STATUS_INVALID_ARGUMENT,
+                  [&] { em.set_metadata("Bad Key", std::string("x")); }));
+    EXPECT(em.last_delivery_error().empty());
+    EXPECT(em.end(2.0, 1.0));
+    EXPECT(em.flush());
+    const kino::Stats s = em.stats();
+    EXPECT(s.emitted == s.delivered + s.failed + s.queued);
+    return 0;
+}
+
 static int config_and_qoe() {
     EXPECT(throws("batch_size(0)", KINO_STATUS_INVALID_ARGUMENT,
                   [] { kino::Config{}.batch_size(0); }));
@@ -223,7 +269,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     try {
-        if (collector_session(argv[1]) != 0 || callback_sessions() != 0 || config_and_qoe() != 0) {
+        if (collector_session(argv[1]) != 0 || callback_sessions() != 0 || context_calls() != 0 ||
+            config_and_qoe() != 0) {
             return 1;
         }
     } catch (const kino::Error &e) {
