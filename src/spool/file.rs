@@ -164,11 +164,16 @@ impl Header {
         if header.encode().as_bytes() != &buf[..=end] {
             return Err(Bad::Corrupt);
         }
-        if events == 0 || events > len / MIN_RECORD_BYTES {
+        if !plausible(events, len) {
             return Err(Bad::Corrupt);
         }
         Ok((header, end + 1))
     }
+}
+
+/// Whether a body of `len` bytes can hold `events` records (at least one).
+pub(super) fn plausible(events: u64, len: u64) -> bool {
+    events != 0 && events <= len / MIN_RECORD_BYTES
 }
 
 /// Writes a batch durably as `dir/<id>.kino`: a temporary file gets the

@@ -236,11 +236,19 @@ impl Spool {
     /// never the one just written.
     ///
     /// Errors: [`ErrorKind::InvalidArgument`] if header and body alone are
-    /// bigger than the byte bound (nothing written); [`ErrorKind::Io`] with
+    /// bigger than the byte bound, or if `events` is 0 or more than the
+    /// body could hold (a file kino would later call corrupt; nothing is
+    /// written); [`ErrorKind::Io`] with
     /// the path if writing failed — the directory full, read-only, or gone
     /// (it is not recreated). Either way the batch is not spooled and the
     /// caller should send it from memory.
     pub fn write(&mut self, body: &[u8], events: u64) -> Result<SpoolId> {
+        if !file::plausible(events, body.len() as u64) {
+            return Err(Error::invalid(format!(
+                "{events} records cannot be in a body of {} bytes; not spooled",
+                body.len()
+            )));
+        }
         let size = (file::Header::of(body, events).encode().len() + body.len()) as u64;
         if size > self.max_bytes {
             return Err(Error::invalid(format!(

@@ -246,6 +246,18 @@ fn byte_bound_evicts_the_oldest_own_files_never_the_new_one() {
 }
 
 #[test]
+fn counts_a_body_cannot_hold_are_not_written() {
+    let tmp = TempDir::new("implausible");
+    let mut spool = open(&tmp.0);
+    for (body, events) in [(&b"[{}]"[..], 0), (b"[]", 2), (b"", 1)] {
+        let err = spool.write(body, events).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument, "{events} in {body:?}");
+    }
+    assert!(listing(&tmp.0).iter().all(|name| !name.ends_with(".kino")));
+    spool.write(b"[{}]", 2).unwrap();
+}
+
+#[test]
 fn a_file_unlinked_before_the_lock_is_not_claimed_and_counts_as_lost() {
     let tmp = TempDir::new("unlinked");
     let mut spool = open(&tmp.0);
