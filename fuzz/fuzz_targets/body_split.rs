@@ -148,10 +148,10 @@ fn records(u: &mut Unstructured) -> arbitrary::Result<Vec<AnalyticsEventRecord>>
         .map(|sequence| {
             let stamped = StampedEvent {
                 sequence,
+                mono: kino::clock::Mono::from_nanos(sequence),
                 timestamp: chrono::DateTime::from_timestamp(i64::from(u32::arbitrary(u)?), 0)
                     .unwrap_or_default(),
                 event: event(u)?,
-                reserved_qoe_sequence: 0,
             };
             let view = if bool::arbitrary(u)? {
                 Some(uuid::Uuid::from_u128(u128::arbitrary(u)?))

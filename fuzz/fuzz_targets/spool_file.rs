@@ -1,27 +1,34 @@
 //! The offline spool through its public API, over a directory of
 //! arbitrary entries (a tmpfs when there is one): batch files valid,
 //! mutated or made of arbitrary bytes, old, recent and future names,
-//! foreign names (non-UTF-8 too), directories and symlinks named like
-//! batches, temporary files, files of another format version; then
-//! claims, acks, releases and writes by one or two `Spool`s sharing it.
+//! written by dead writers or by a live one (this target holds its lock
+//! file), stale lock files, foreign names (non-UTF-8 too), directories and
+//! symlinks named like batches, temporary files, files of another format
+//! version; then claims, acks, releases and writes by one or two `Spool`s
+//! sharing it, and a live writer going away.
 //!
 //! The reference for a batch file is written from the format in the
-//! `spool` module doc (canonical header, 1 <= events <= len, exact length,
-//! FNV-1a 64). Oracle:
-//! - a claim returns only a valid file, with its body and count exactly,
-//!   and the oldest valid one that nobody holds; `is_own` is true exactly
-//!   for files that instance wrote;
-//! - `Spool::open` evicts exactly the files past the age bound and then
-//!   the oldest until the bound holds, and its `spooled_events` /
-//!   `spooled_bytes` are those of what is left;
+//! `spool` module docs (canonical header, 1 <= events <= len / 2, exact
+//! length, FNV-1a 64). Oracle:
+//! - a claim returns only a valid file, with its body and count exactly:
+//!   the oldest valid one of the instance's own that nobody holds, else the
+//!   oldest valid orphan; `is_own` is true exactly for files it wrote;
+//! - a live writer's files (another instance's, or the live writer's) are
+//!   never claimed, evicted or removed; once it is gone, a rescan takes
+//!   them over;
+//! - `Spool::open` evicts exactly the orphans past the age bound and then
+//!   the oldest until the bound holds (a live writer's bytes count), and
+//!   its `spooled_events` / `spooled_bytes` are those of what is left;
 //! - every file that leaves the directory without an ack is counted by
 //!   `take_evicted` (valid ones, by their events, once; own ones also in
-//!   `own_events`) or as corrupt, never both, never twice; another
-//!   instance's files it removes show in that one's
-//!   `take_own_removed_elsewhere`;
-//! - after draining, only foreign entries, other-version files and fresh
-//!   temporary files remain, `corrupt_files` counts each bad entry once,
-//!   and the counts are back to zero;
+//!   `own_events`) or as corrupt, never both, never twice; `take_own_lost`
+//!   stays 0 (nothing outside removes files here);
+//! - a write is refused exactly when the file would not fit the bound or
+//!   its count is implausible, and what is written reads back valid;
+//! - after draining and `finish`, only foreign entries, other-version
+//!   files, fresh temporary files and lock files of owners without batch
+//!   files remain, `corrupt_files` counts each bad entry once, and the
+//!   counts are back to zero;
 //! - no panic, no overflow (overflow checks are on).
 
 #![no_main]
@@ -39,6 +46,18 @@ use kino_fuzz::ScratchDir;
 use libfuzzer_sys::fuzz_target;
 
 const MAX_BYTES: u64 = MIN_MAX_BYTES;
+/// The writers that planted batch files: `OWNERS[i]`, for `owner % 4`.
+const OWNERS: [u64; 4] = [
+    0x0000_0000_0000_0001,
+    0x00ab_cdef_0000_0002,
+    0x7fff_ffff_ffff_fff3,
+    0xffff_ffff_ffff_fff4,
+];
+/// The writer of the directories and symlinks named like batches.
+const DECOY_OWNER: u64 = 7;
+
+/// A batch file's sort key: write time, writer, counter.
+type Key = (u64, u64, u64);
 
 fn fnv1a64(data: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -65,8 +84,8 @@ fn encode(events: u64, body: &[u8]) -> Vec<u8> {
 enum Kind {
     /// Fully valid: events and body.
     Valid(u64, Vec<u8>),
-    /// A plausible header matching the file's size, but a bad body: its
-    /// count shows in `spooled_events` until the file is read in full.
+    /// A plausible header, but a wrong length or checksum: its count shows
+    /// in `spooled_events` until the file is read in full.
     HeaderOnly(u64),
     Corrupt,
     OtherVersion,
@@ -110,13 +129,12 @@ fn classify(bytes: &[u8]) -> Kind {
         || !sum
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        || !(1..=len).contains(&events)
-        || (bytes.len() - nl - 1) as u64 != len
+        || !(1..=len / 2).contains(&events)
     {
         return Kind::Corrupt;
     }
     let body = &bytes[nl + 1..];
-    if format!("{:016x}", fnv1a64(body)) == sum {
+    if body.len() as u64 == len && format!("{:016x}", fnv1a64(body)) == sum {
         Kind::Valid(events, body.to_vec())
     } else {
         Kind::HeaderOnly(events)
@@ -124,19 +142,29 @@ fn classify(bytes: &[u8]) -> Kind {
 }
 
 /// A batch file name's sort key, if the name is canonical.
-fn batch_key(name: &str) -> Option<(u64, u32, u64)> {
+fn batch_key(name: &str) -> Option<Key> {
     let stem = name.strip_suffix(".kino")?;
     let mut parts = stem.split('-');
-    let (n, p, c) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || n.len() != 20 {
+    let (n, o, c) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || n.len() != 20 || o.len() != 16 {
         return None;
     }
-    let key = (digits(n)?, u32::try_from(digits(p)?).ok()?, digits(c)?);
-    (format!("{:020}-{}-{}.kino", key.0, key.1, key.2) == name).then_some(key)
+    if !o
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let key = (digits(n)?, u64::from_str_radix(o, 16).ok()?, digits(c)?);
+    (name_of(key) == name).then_some(key)
 }
 
-fn name_of(key: (u64, u32, u64)) -> String {
-    format!("{:020}-{}-{}.kino", key.0, key.1, key.2)
+fn name_of(key: Key) -> String {
+    format!("{:020}-{:016x}-{}.kino", key.0, key.1, key.2)
+}
+
+fn lock_name(owner: u64) -> String {
+    format!(".owner-{owner:016x}.lock")
 }
 
 #[derive(Debug, Arbitrary)]
@@ -172,10 +200,10 @@ impl Content {
                     // A few of these push the directory past its bound.
                     body.resize(usize::from(*big - 200) * 1024, b'x');
                 }
-                let events = u64::from(*events).clamp(1, (body.len() as u64).max(1));
-                if body.is_empty() {
+                while body.len() < 2 {
                     body.push(b'[');
                 }
+                let events = u64::from(*events).clamp(1, body.len() as u64 / 2);
                 encode(events, &body)
             }
             Content::Mutated {
@@ -209,10 +237,12 @@ impl Content {
 enum Entry {
     Batch {
         age: Age,
-        pid: u16,
+        owner: u8,
         counter: u8,
         content: Content,
     },
+    /// An unlocked lock file: its owner died.
+    StaleLock(u8),
     Foreign(Vec<u8>, Vec<u8>),
     Directory(u8),
     Symlink(u8),
@@ -234,6 +264,9 @@ enum Op {
 #[derive(Debug, Arbitrary)]
 struct Input {
     entries: Vec<Entry>,
+    /// Bit `i` set: `OWNERS[i]` is alive (its lock file is held here)
+    /// until the ops are done.
+    live: u8,
     two: bool,
     ops: Vec<Op>,
 }
@@ -245,17 +278,37 @@ struct Side {
     written: HashSet<String>,
     /// Expected since the last take_evicted: files, events, own events.
     evicted: (u64, u64, u64),
-    /// Expected total of take_own_removed_elsewhere, and what it gave.
-    removed_elsewhere: (u64, u64),
+}
+
+impl Side {
+    fn open(dir: &Path) -> Side {
+        Side {
+            spool: Spool::open(dir, MAX_BYTES, MIN_MAX_AGE).unwrap(),
+            held: Vec::new(),
+            written: HashSet::new(),
+            evicted: (0, 0, 0),
+        }
+    }
 }
 
 struct Model {
     /// Batch-pattern regular files on disk and their kind.
-    files: BTreeMap<(u64, u32, u64), Kind>,
+    files: BTreeMap<Key, Kind>,
+    /// Planted writers alive now (their files are nobody else's to touch).
+    live: HashSet<u64>,
+    /// Bad entries an instance has been able to see.
     bad_names: HashSet<OsString>,
-    /// Foreign entries, directories, symlinks and other-version files:
-    /// counted by the first scan.
+    /// Bad files of live writers: seen only once they are gone.
+    live_bad: HashSet<OsString>,
+    /// Foreign entries, directories, symlinks and other-version files an
+    /// instance sees by listing: counted by the first listing.
     foreign: u64,
+}
+
+impl Model {
+    fn is_live(&self, key: &Key) -> bool {
+        self.live.contains(&key.1)
+    }
 }
 
 fn listing(dir: &Path) -> HashSet<OsString> {
@@ -273,10 +326,10 @@ fn held_names(sides: &[Side]) -> HashSet<String> {
 }
 
 /// Accounts for files that left the directory during an operation of
-/// `sides[actor]` other than the ones it acked (`acked`).
+/// `sides[actor]` other than the one it acked (`acked`).
 fn settle(dir: &Path, model: &mut Model, sides: &mut [Side], actor: usize, acked: Option<String>) {
     let now = listing(dir);
-    let gone: Vec<(u64, u32, u64)> = model
+    let gone: Vec<Key> = model
         .files
         .keys()
         .filter(|k| !now.contains(&OsString::from(name_of(**k))))
@@ -284,16 +337,17 @@ fn settle(dir: &Path, model: &mut Model, sides: &mut [Side], actor: usize, acked
         .collect();
     for key in gone {
         let name = name_of(key);
+        assert!(
+            !model.is_live(&key),
+            "a live writer's file was removed: {name}"
+        );
         let kind = model.files.remove(&key).unwrap();
         let owner = sides.iter().position(|s| s.written.contains(&name));
-        let events = match &kind {
-            Kind::Valid(events, _) => *events,
-            _ => 0,
-        };
+        assert!(
+            owner.is_none() || owner == Some(actor),
+            "another live instance's file was removed: {name}"
+        );
         if Some(&name) == acked.as_ref() {
-            if let Some(o) = owner.filter(|&o| o != actor) {
-                sides[o].removed_elsewhere.0 += events;
-            }
             continue;
         }
         match kind {
@@ -303,8 +357,6 @@ fn settle(dir: &Path, model: &mut Model, sides: &mut [Side], actor: usize, acked
                 e.1 += events;
                 if owner == Some(actor) {
                     e.2 += events;
-                } else if let Some(o) = owner {
-                    sides[o].removed_elsewhere.0 += events;
                 }
             }
             Kind::HeaderOnly(_) | Kind::Corrupt => {
@@ -329,24 +381,46 @@ fn claim(dir: &Path, model: &mut Model, sides: &mut [Side], i: usize) {
     let held = held_names(sides);
     let claimed = sides[i].spool.claim_oldest();
     settle(dir, model, sides, i, None);
-    let oldest = model
+    let others: HashSet<&String> = sides
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != i)
+        .flat_map(|(_, s)| s.written.iter())
+        .collect();
+    let free_valid = |(k, kind): &(&Key, &Kind)| {
+        matches!(kind, Kind::Valid(..)) && !held.contains(&name_of(**k))
+    };
+    let own = model
         .files
         .iter()
-        .find(|(k, kind)| matches!(kind, Kind::Valid(..)) && !held.contains(&name_of(**k)));
-    match (claimed, oldest) {
+        .filter(|(k, _)| sides[i].written.contains(&name_of(**k)))
+        .find(free_valid);
+    let orphan = || {
+        model
+            .files
+            .iter()
+            .filter(|(k, _)| {
+                !model.is_live(k)
+                    && !sides[i].written.contains(&name_of(**k))
+                    && !others.contains(&name_of(**k))
+            })
+            .find(free_valid)
+    };
+    let expected = own.or_else(orphan);
+    match (claimed, expected) {
         (None, None) => {}
         (Some(c), Some((key, Kind::Valid(events, body)))) => {
             assert_eq!(
                 c.id().file_name(),
                 name_of(*key),
-                "not the oldest valid file"
+                "not the oldest claimable file"
             );
             assert_eq!((c.events(), c.body()), (*events, &body[..]), "{key:?}");
             assert_eq!(c.is_own(), sides[i].written.contains(&name_of(*key)));
             sides[i].held.push(c);
         }
-        (Some(c), _) => panic!("claimed {} which is not valid or is held", c.id()),
-        (None, Some((key, _))) => panic!("nothing claimed while {key:?} is valid and free"),
+        (Some(c), _) => panic!("claimed {} which is not claimable", c.id()),
+        (None, Some((key, _))) => panic!("nothing claimed while {key:?} is claimable"),
     }
 }
 
@@ -358,7 +432,35 @@ fn take_evicted(side: &mut Side) {
         "take_evicted"
     );
     side.evicted = (0, 0, 0);
-    side.removed_elsewhere.1 += side.spool.take_own_removed_elsewhere();
+    assert_eq!(side.spool.take_own_lost(), 0, "own files lost");
+}
+
+fn ack(dir: &Path, model: &mut Model, sides: &mut [Side], i: usize, c: Claimed) {
+    let name = c.id().file_name();
+    sides[i].spool.ack(c).unwrap();
+    settle(dir, model, sides, i, Some(name));
+}
+
+/// Acks whatever `sides[i]` holds, then claims and acks until nothing is
+/// left for it.
+fn drain(dir: &Path, model: &mut Model, sides: &mut [Side], i: usize) {
+    while let Some(c) = sides[i].held.pop() {
+        ack(dir, model, sides, i, c);
+    }
+    loop {
+        claim(dir, model, sides, i);
+        let Some(c) = sides[i].held.pop() else { break };
+        ack(dir, model, sides, i, c);
+    }
+}
+
+/// Holds `owner`'s lock file as a live writer does.
+fn hold_lock(dir: &Path, owner: u64) -> fs::File {
+    let path = dir.join(lock_name(owner));
+    drop(fs::File::create(&path).unwrap());
+    let file = fs::File::open(&path).unwrap();
+    file.try_lock().unwrap();
+    file
 }
 
 fn run(input: &Input) {
@@ -368,12 +470,20 @@ fn run(input: &Input) {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
+    let live_owners: HashSet<u64> = (0..4)
+        .filter(|i| input.live & (1 << i) != 0)
+        .map(|i| OWNERS[i])
+        .collect();
     let mut model = Model {
         files: BTreeMap::new(),
+        live: live_owners.clone(),
         bad_names: HashSet::new(),
+        live_bad: HashSet::new(),
         foreign: 0,
     };
+    let mut live_locks: Vec<fs::File> = live_owners.iter().map(|&o| hold_lock(dir, o)).collect();
     let mut keep: HashSet<OsString> = HashSet::new();
+    let mut stale_locks: HashSet<u64> = HashSet::new();
     let mut aged = HashSet::new();
     let decoy = scratch.path().with_extension("decoy");
     fs::write(&decoy, encode(1, b"[1]")).unwrap();
@@ -381,7 +491,7 @@ fn run(input: &Input) {
         match entry {
             Entry::Batch {
                 age,
-                pid,
+                owner,
                 counter,
                 content,
             } => {
@@ -390,25 +500,39 @@ fn run(input: &Input) {
                     Age::Old(s) => now_nanos.saturating_sub((u64::from(*s) + 61) * 1_000_000_000),
                     Age::Future(s) => now_nanos + u64::from(*s) * 1_000_000_000,
                 };
-                let key = (nanos, u32::from(*pid), u64::from(*counter));
+                let key = (nanos, OWNERS[usize::from(*owner % 4)], u64::from(*counter));
                 if model.files.contains_key(&key) || keep.contains(&OsString::from(name_of(key))) {
                     continue;
                 }
                 let bytes = content.bytes();
                 let kind = classify(&bytes);
-                fs::write(dir.join(name_of(key)), &bytes).unwrap();
-                if kind == Kind::OtherVersion {
-                    model.foreign += 1;
-                    model.bad_names.insert(name_of(key).into());
-                    keep.insert(name_of(key).into());
+                let name = OsString::from(name_of(key));
+                fs::write(dir.join(&name), &bytes).unwrap();
+                let live = model.is_live(&key);
+                let bad = if live {
+                    &mut model.live_bad
                 } else {
-                    if matches!(kind, Kind::HeaderOnly(_) | Kind::Corrupt) {
-                        model.bad_names.insert(name_of(key).into());
-                    }
-                    if matches!(age, Age::Old(_)) {
-                        aged.insert(key);
-                    }
-                    model.files.insert(key, kind);
+                    &mut model.bad_names
+                };
+                if kind == Kind::OtherVersion {
+                    bad.insert(name.clone());
+                    model.foreign += u64::from(!live);
+                    keep.insert(name);
+                    continue;
+                }
+                if matches!(kind, Kind::HeaderOnly(_) | Kind::Corrupt) {
+                    bad.insert(name);
+                }
+                if matches!(age, Age::Old(_)) {
+                    aged.insert(key);
+                }
+                model.files.insert(key, kind);
+            }
+            Entry::StaleLock(n) => {
+                let owner = OWNERS[usize::from(*n % 4)];
+                if !live_owners.contains(&owner) {
+                    fs::write(dir.join(lock_name(owner)), b"").unwrap();
+                    stale_locks.insert(owner);
                 }
             }
             Entry::Foreign(name, bytes) => {
@@ -419,7 +543,9 @@ fn run(input: &Input) {
                 if os.is_empty()
                     || os == "."
                     || os == ".."
-                    || text.is_some_and(|t| t.starts_with(".tmp-") || batch_key(t).is_some())
+                    || text.is_some_and(|t| {
+                        t.starts_with(".tmp-") || t.starts_with(".owner-") || batch_key(t).is_some()
+                    })
                     || keep.contains(&os)
                 {
                     continue;
@@ -431,7 +557,7 @@ fn run(input: &Input) {
                 }
             }
             Entry::Directory(n) | Entry::Symlink(n) => {
-                let key = (now_nanos - 1_000_000_000, 7, u64::from(*n));
+                let key = (now_nanos - 1_000_000_000, DECOY_OWNER, u64::from(*n));
                 let name = name_of(key);
                 if model.files.contains_key(&key) || keep.contains(&OsString::from(&name)) {
                     continue;
@@ -465,31 +591,54 @@ fn run(input: &Input) {
             }
         }
     }
+    // A gone writer's lock file goes when a listing meets one of its batch
+    // files (for the live ones: once they are gone); the others stay.
+    let planted_owners: HashSet<u64> = listing(dir)
+        .iter()
+        .filter_map(|n| batch_key(n.to_str()?))
+        .filter(|k| {
+            fs::symlink_metadata(dir.join(name_of(*k)))
+                .unwrap()
+                .is_file()
+        })
+        .map(|k| k.1)
+        .collect();
+    for owner in stale_locks.iter().chain(&live_owners) {
+        if !planted_owners.contains(owner) {
+            keep.insert(lock_name(*owner).into());
+        }
+    }
 
-    // Open: the age bound, then the byte bound, oldest first.
-    let before: Vec<(u64, u32, u64)> = model.files.keys().copied().collect();
-    let size = |k: &(u64, u32, u64)| fs::metadata(dir.join(name_of(*k))).unwrap().len();
+    // Open: the age bound, then the byte bound, oldest first, over the
+    // orphans; a live writer's files stay and count.
+    let before: Vec<Key> = model.files.keys().copied().collect();
+    let size = |k: &Key| fs::metadata(dir.join(name_of(*k))).unwrap().len();
     let sizes: HashMap<_, _> = before.iter().map(|k| (*k, size(k))).collect();
-    let spool = Spool::open(dir, MAX_BYTES, MIN_MAX_AGE).unwrap();
-    let mut sides = vec![Side {
-        spool,
-        held: Vec::new(),
-        written: HashSet::new(),
-        evicted: (0, 0, 0),
-        removed_elsewhere: (0, 0),
-    }];
+    let live_bytes: u64 = listing(dir)
+        .iter()
+        .filter_map(|n| batch_key(n.to_str()?))
+        .filter(|k| model.is_live(k))
+        .map(|k| size(&k))
+        .sum();
+    let mut sides = vec![Side::open(dir)];
     settle(dir, &mut model, &mut sides, 0, None);
-    let mut expect_gone: Vec<_> = before
+    let orphans: Vec<Key> = before
+        .iter()
+        .filter(|k| !model.is_live(k))
+        .copied()
+        .collect();
+    let mut expect_gone: Vec<_> = orphans
         .iter()
         .filter(|k| aged.contains(*k))
         .copied()
         .collect();
-    let mut total: u64 = before
-        .iter()
-        .filter(|k| !aged.contains(*k))
-        .map(|k| sizes[k])
-        .sum();
-    for k in before.iter().filter(|k| !aged.contains(*k)) {
+    let mut total: u64 = live_bytes
+        + orphans
+            .iter()
+            .filter(|k| !aged.contains(*k))
+            .map(|k| sizes[k])
+            .sum::<u64>();
+    for k in orphans.iter().filter(|k| !aged.contains(*k)) {
         if total <= MAX_BYTES {
             break;
         }
@@ -505,8 +654,9 @@ fn run(input: &Input) {
     assert_eq!(left, want_left, "files left by open");
     let header_events: u64 = model
         .files
-        .values()
-        .map(|k| match k {
+        .iter()
+        .filter(|(k, _)| !model.is_live(k))
+        .map(|(_, kind)| match kind {
             Kind::Valid(e, _) | Kind::HeaderOnly(e) => *e,
             _ => 0,
         })
@@ -526,17 +676,10 @@ fn run(input: &Input) {
     );
 
     if input.two {
-        let spool = Spool::open(dir, MAX_BYTES, MIN_MAX_AGE).unwrap();
-        sides.push(Side {
-            spool,
-            held: Vec::new(),
-            written: HashSet::new(),
-            evicted: (0, 0, 0),
-            removed_elsewhere: (0, 0),
-        });
+        sides.push(Side::open(dir));
         settle(dir, &mut model, &mut sides, 1, None);
     }
-    let side = |b: bool| usize::from(b && sides_len(input) == 2);
+    let side = |b: bool| usize::from(b && input.two);
 
     for op in input.ops.iter().take(48) {
         match op {
@@ -544,9 +687,7 @@ fn run(input: &Input) {
             Op::Ack(b) => {
                 let i = side(*b);
                 if let Some(c) = sides[i].held.pop() {
-                    let name = c.id().file_name();
-                    sides[i].spool.ack(c).unwrap();
-                    settle(dir, &mut model, &mut sides, i, Some(name));
+                    ack(dir, &mut model, &mut sides, i, c);
                 }
             }
             Op::Release(b) => {
@@ -568,7 +709,7 @@ fn run(input: &Input) {
                     0
                 );
                 let fits = (header.len() + body.len()) as u64 <= MAX_BYTES;
-                let plausible = (1..=body.len() as u64).contains(&events);
+                let plausible = (1..=body.len() as u64 / 2).contains(&events);
                 match sides[i].spool.write(&body, events) {
                     Ok(id) => {
                         assert!(
@@ -591,38 +732,32 @@ fn run(input: &Input) {
         }
     }
 
-    // Drain: ack everything held, then claim and ack until nothing is left.
+    // Drain each instance; what is left is the live writers'.
     for i in 0..sides.len() {
-        while let Some(c) = sides[i].held.pop() {
-            let name = c.id().file_name();
-            sides[i].spool.ack(c).unwrap();
-            settle(dir, &mut model, &mut sides, i, Some(name));
-        }
+        drain(dir, &mut model, &mut sides, i);
     }
-    for i in 0..sides.len() {
-        loop {
-            claim(dir, &mut model, &mut sides, i);
-            let Some(c) = sides[i].held.pop() else { break };
-            let name = c.id().file_name();
-            sides[i].spool.ack(c).unwrap();
-            settle(dir, &mut model, &mut sides, i, Some(name));
+    assert!(
+        model.files.keys().all(|k| model.is_live(k)),
+        "left: {:?}",
+        model.files
+    );
+    // The live writers go away: a rescan takes their files over.
+    live_locks.clear();
+    model.live.clear();
+    model.bad_names.extend(model.live_bad.drain());
+    sides[0].spool.rescan();
+    settle(dir, &mut model, &mut sides, 0, None);
+    drain(dir, &mut model, &mut sides, 0);
+    for (i, side) in sides.iter_mut().enumerate() {
+        take_evicted(side);
+        let s = &side.spool;
+        assert_eq!(s.own_pending_events(), 0, "side {i}");
+        assert_eq!(s.spooled_events(), 0, "side {i}");
+        if i == 0 {
+            assert_eq!(s.spooled_bytes(), 0, "side {i}");
         }
-    }
-    // One more scan each, so every instance sees what the other removed.
-    for i in 0..sides.len() {
-        claim(dir, &mut model, &mut sides, i);
-        take_evicted(&mut sides[i]);
-        let s = &sides[i];
-        assert_eq!(
-            s.removed_elsewhere.0, s.removed_elsewhere.1,
-            "own_removed_elsewhere"
-        );
-        assert_eq!(s.spool.spooled_events(), 0);
-        assert_eq!(s.spool.spooled_bytes(), 0);
-        assert_eq!(s.spool.own_pending_events(), 0);
     }
     assert!(model.files.is_empty(), "left: {:?}", model.files);
-    assert_eq!(listing(dir), keep, "what is left in the directory");
     let bad = model.bad_names.len() as u64;
     if sides.len() == 1 {
         assert_eq!(sides[0].spool.corrupt_files(), bad, "corrupt_files");
@@ -633,16 +768,13 @@ fn run(input: &Input) {
             "corrupt_files {total} for {bad}"
         );
     }
+    // Finished with nothing of its own left, an instance removes its lock.
+    for side in sides {
+        side.spool.finish();
+    }
+    assert_eq!(listing(dir), keep, "what is left in the directory");
     assert!(fs::read(&decoy).is_ok(), "a symlink's target was touched");
     let _ = fs::remove_file(&decoy);
-}
-
-fn sides_len(input: &Input) -> usize {
-    if input.two {
-        2
-    } else {
-        1
-    }
 }
 
 fuzz_target!(|input: Input| run(&input));
