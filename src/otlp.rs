@@ -94,6 +94,9 @@ impl OtlpResource {
 /// makes it — as one OTLP/JSON `ExportLogsServiceRequest`: one resource,
 /// one scope, one log record per record in the same order. `observed` is
 /// the `observedTimeUnixNano` of every record (when the batch was cut).
+/// A body whose first record is of another session than `resource`'s (a
+/// spool file an earlier session left) gets a resource naming that
+/// session, without `resource.metadata` (kept: `service.name`).
 /// `None` if the body is not a JSON array of objects.
 pub fn encode_logs(
     json_array_body: &[u8],
@@ -101,16 +104,23 @@ pub fn encode_logs(
     observed: SystemTime,
 ) -> Option<Vec<u8>> {
     let records = parse_records(json_array_body)?;
-    let session_id = if resource.session_id.is_empty() {
-        records
-            .first()
-            .and_then(|r| r.get("session_id"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
+    let body_session = records
+        .first()
+        .and_then(|r| r.get("session_id"))
+        .and_then(Value::as_str);
+    // A body of another session (a spool file an earlier session left
+    // behind, which this emitter sends): the resource names that session,
+    // and carries none of this session's metadata (it could name another
+    // viewer, another app version).
+    let foreign =
+        body_session.is_some_and(|s| !resource.session_id.is_empty() && s != resource.session_id);
+    let session_id = if resource.session_id.is_empty() || foreign {
+        body_session.unwrap_or_default().to_owned()
     } else {
         resource.session_id.clone()
     };
+    let none = BTreeMap::new();
+    let metadata = if foreign { &none } else { &resource.metadata };
     let observed = unix_nanos(observed);
     let log_records = records
         .iter()
@@ -119,7 +129,7 @@ pub fn encode_logs(
     let request = ExportLogsServiceRequest {
         resource_logs: [ResourceLogs {
             resource: Resource {
-                attributes: resource_attributes(resource, &session_id),
+                attributes: resource_attributes(resource, metadata, &session_id),
             },
             scope_logs: [ScopeLogs {
                 scope: Scope {
@@ -195,7 +205,11 @@ fn unix_nanos(t: SystemTime) -> String {
         .to_string()
 }
 
-fn resource_attributes(resource: &OtlpResource, session_id: &str) -> Vec<KeyValue> {
+fn resource_attributes(
+    resource: &OtlpResource,
+    metadata: &BTreeMap<String, String>,
+    session_id: &str,
+) -> Vec<KeyValue> {
     let text = |key: &str, value: &str| KeyValue {
         key: key.to_owned(),
         value: AnyValue::String(value.to_owned()),
@@ -211,8 +225,7 @@ fn resource_attributes(resource: &OtlpResource, session_id: &str) -> Vec<KeyValu
         text("session.id", session_id),
     ];
     attributes.extend(
-        resource
-            .metadata
+        metadata
             .iter()
             .map(|(k, v)| text(&format!("{METADATA_PREFIX}{k}"), v)),
     );

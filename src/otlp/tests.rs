@@ -352,6 +352,33 @@ fn resource_names_the_sdk_the_session_and_its_metadata() {
 }
 
 #[test]
+fn a_spool_file_of_an_earlier_session_keeps_its_own_session_on_the_resource() {
+    // An emitter sends the spool files earlier sessions left behind; their
+    // records are not this session's, so the resource must not say they
+    // are, nor attach this session's metadata (another viewer, another app
+    // version) to them.
+    let now = SessionId::new();
+    let earlier = SessionId::new();
+    let body = body_of(&records(
+        earlier,
+        vec![AnalyticsEvent::Play { position: 1.0 }],
+    ));
+    let metadata = [("app_name", "tv-app"), ("viewer_id", "viewer-now")]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let resource = OtlpResource::with_metadata(now, metadata);
+    let req = parse(&encode_logs(&body, &resource, observed()).unwrap());
+    let attrs = &req.resource_logs[0].resource.as_ref().unwrap().attributes;
+    assert_eq!(text_attr(attrs, "session.id"), earlier.to_string());
+    assert!(
+        attr(attrs, "kino.metadata.viewer_id").is_none(),
+        "this session's viewer is not the earlier session's"
+    );
+    assert_eq!(text_attr(attrs, "service.name"), "tv-app");
+    let logs = only_records(&req);
+    assert!(attr(&logs[0].attributes, "session.id").is_none());
+}
+
+#[test]
 fn raw_json_keys_are_camel_case_and_int64s_are_strings() {
     let session = SessionId::new();
     let body = body_of(&records(session, every_variant()));
