@@ -7,7 +7,8 @@
 //! buffer starvation since the last call, `cid` content id, `sid` session
 //! id, `st` stream type (`v`/`l`), `su` startup. Strings are quoted with
 //! `"` and `\` escaped; a true boolean is its bare key, a false one is
-//! left out; `v` is left out (version 1).
+//! left out; `v` is left out (version 1). Outside a view only `sid` is
+//! written.
 
 /// Longest `cid`, characters (CTA-5004).
 pub const MAX_CID_CHARS: usize = 64;
@@ -32,7 +33,8 @@ pub struct CmcdState {
     pub bitrate: Option<u64>,
     /// `bl`: the last reported buffer level, seconds.
     pub buffer_level: Option<f64>,
-    /// `st`: whether the open view's load said live (`None` outside a view).
+    /// `st`: whether the open view's load said live. `None` outside a
+    /// view: then only `sid` is written.
     pub live: Option<bool>,
     /// `su`: before the first frame, or while stalled.
     pub startup: bool,
@@ -52,6 +54,11 @@ const HEADERS: [(&str, &[&str]); 4] = [
 /// The state's keys as `(key, encoded value)`, alphabetical; a bare key
 /// (true boolean) has an empty value.
 fn pairs(s: &CmcdState) -> Vec<(&'static str, String)> {
+    if s.live.is_none() {
+        // Outside a view: the view metadata is the next view's (no `cid`
+        // until it opens), and a stall of a closed view is no news (`bs`).
+        return vec![("sid", quote(&s.sid))];
+    }
     let mut out = Vec::with_capacity(7);
     if let Some(level) = s.buffer_level.filter(|l| l.is_finite() && *l >= 0.0) {
         let ms = ((level * 10.0).round() as u64).saturating_mul(100);
@@ -222,11 +229,12 @@ mod tests {
             sid: "s".into(),
             bitrate,
             buffer_level: level,
+            live: Some(false),
             ..CmcdState::default()
         };
         assert_eq!(
             encode(&s(Some(499), Some(0.049)), Form::Headers),
-            "CMCD-Object: br=0\r\nCMCD-Request: bl=0\r\nCMCD-Session: sid=\"s\"\r\n"
+            "CMCD-Object: br=0\r\nCMCD-Request: bl=0\r\nCMCD-Session: sid=\"s\",st=v\r\n"
         );
         assert!(encode(&s(Some(0), None), Form::Headers).starts_with("CMCD-Session"));
         assert!(encode(&s(None, Some(0.05)), Form::Headers).contains("bl=100"));

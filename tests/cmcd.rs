@@ -191,3 +191,42 @@ fn cmcd_decodes_to_the_views_state_with_an_independent_decoder() {
         );
     }
 }
+
+/// Outside a view only `sid` is sent (docs/EVENTS.md), even when the next
+/// view's `video_id` is already set.
+#[test]
+fn outside_a_view_only_sid_is_sent() {
+    let mut config = Config::default();
+    config.set_batch_sink(Some(Arc::new(Keep::default()) as Arc<dyn BatchSink>));
+    let e = Emitter::new(&config).unwrap();
+    let session = e.session_id().to_string();
+    e.set_metadata(Level::View, "video_id", Some("next-movie"))
+        .unwrap();
+    assert_eq!(
+        e.cmcd(Form::Headers),
+        format!("CMCD-Session: sid=\"{session}\"\r\n")
+    );
+    assert_eq!(e.cmcd(Form::Query), format!("CMCD=sid%3D%22{session}%22"));
+    e.emit(AnalyticsEvent::Load {
+        url: "https://cdn/a.m3u8".into(),
+        is_live: false,
+    })
+    .unwrap();
+    assert!(e.cmcd(Form::Headers).contains("cid=\"next-movie\""));
+    // A stall not yet reported when its view closes is not reported after.
+    e.emit(AnalyticsEvent::Play { position: 0.0 }).unwrap();
+    e.emit(AnalyticsEvent::Rebuffer {
+        position: 1.0,
+        buffer_level: 0.0,
+    })
+    .unwrap();
+    e.emit(AnalyticsEvent::End {
+        position: 1.0,
+        watch_time: 1.0,
+    })
+    .unwrap();
+    assert_eq!(
+        e.cmcd(Form::Headers),
+        format!("CMCD-Session: sid=\"{session}\"\r\n")
+    );
+}
