@@ -93,7 +93,8 @@ impl OtlpResource {
 /// Encodes one beacon body — a JSON array of records as `batch::pack`
 /// makes it — as one OTLP/JSON `ExportLogsServiceRequest`: one resource,
 /// one scope, one log record per record in the same order. `observed` is
-/// the `observedTimeUnixNano` of every record (when the batch was cut).
+/// the `observedTimeUnixNano` of every record (the worker passes the time
+/// of each delivery attempt).
 /// A body whose first record is of another session than `resource`'s (a
 /// spool file an earlier session left) gets a resource naming that
 /// session, without `resource.metadata` (kept: `service.name`).
