@@ -218,7 +218,7 @@ pub enum KinoCmcdForm {
 /// rendition, kbps), `bl` (last reported buffer level, ms rounded to 100),
 /// `st` (`v`/`l` from the load's `is_live`), `su` (before the first
 /// frame, or while stalled), `bs` (a stall began since the previous call).
-/// Keys in alphabetical order, strings quoted and escaped, booleans as
+/// Outside a view only `sid` (the session id). Keys in alphabetical order, strings quoted and escaped, booleans as
 /// bare keys. `form` is a `KinoCmcdForm`. Add the keys only the player
 /// knows (`ot`, `d`, `nor`, `tb`…) as docs/EVENTS.md shows. Cheap, from
 /// any thread. `*needed` as for `kino_emitter_pending_events`.
