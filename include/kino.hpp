@@ -28,7 +28,7 @@
 //     and counted in stats().dropped);
 //   - flush() returns false when its timeout passed (KINO_STATUS_TIMEOUT).
 // Everything else — NaN/negative numbers, bad URLs, invalid JSON, a
-// moved-from Emitter (KINO_STATUS_NULL_ARGUMENT), a string holding a NUL
+// moved-from Emitter or Config (KINO_STATUS_NULL_ARGUMENT), a string holding a NUL
 // byte (KINO_STATUS_INVALID_ARGUMENT, checked here) — throws. Memory
 // exhaustion in kino_config_new / kino_qoe_new throws std::bad_alloc.
 //
@@ -375,8 +375,13 @@ class Emitter {
   public:
     /// Defaults (kino_emitter_new with NULL), including KINO_BEACON_URL.
     Emitter() { detail::check(kino_emitter_new(nullptr, &raw_)); }
-    /// From a configuration, which stays the caller's.
+    /// From a configuration, which stays the caller's. A moved-from Config
+    /// throws KINO_STATUS_NULL_ARGUMENT (kino_emitter_new would take its
+    /// NULL for "the defaults").
     explicit Emitter(const Config &config) : callback_(config.callback_) {
+        if (config.get() == nullptr) {
+            throw Error(KINO_STATUS_NULL_ARGUMENT, "config is NULL (moved from)");
+        }
         detail::check(kino_emitter_new(config.get(), &raw_));
     }
     ~Emitter() { reset(); }

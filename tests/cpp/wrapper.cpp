@@ -247,6 +247,9 @@ static int config_and_qoe() {
     kino::Config taker = std::move(moved_from);
     EXPECT(throws("moved-from config", KINO_STATUS_NULL_ARGUMENT,
                   [&] { moved_from.batch_size(1); }));
+    // Not a default emitter (kino_emitter_new(NULL)) in its place.
+    EXPECT(throws("emitter from a moved-from config", KINO_STATUS_NULL_ARGUMENT,
+                  [&] { kino::Emitter from_nothing{moved_from}; }));
     taker.batch_size(1);
 
     kino::Qoe qoe;
