@@ -201,7 +201,9 @@ inline const char *opt_str(const std::optional<std::string> &v, const char *what
 /// text (a JSON array of records), valid only during the call. Return true
 /// when the batch is delivered; false refuses it for good (counted in
 /// stats().failed), and so does an exception, which never reaches kino.
-/// For "retry later" use a C callback through Config::get().
+/// For "retry later" use a C callback through Config::get(). The callback
+/// must not destroy (or move from) its own Emitter: kino refuses that free,
+/// and the Emitter would still release the callback that is running.
 using BatchCallback = std::function<bool(std::string_view json)>;
 
 class Emitter;
