@@ -324,10 +324,20 @@ class Config {
         return *this;
     }
     /// CA certificates as PEM text, trusted beside kino's built-in roots.
+    /// An empty view is refused (`INVALID_ARGUMENT`), never taken for the
+    /// NULL that clears the CAs: use `clear_ca()` for that.
     Config &ca_pem(std::string_view pem) {
-        detail::check(kino_config_set_ca_pem(raw_, pem.data(), pem.size()));
+        const char *text = pem.data() != nullptr ? pem.data() : "";
+        detail::check(kino_config_set_ca_pem(raw_, text, pem.size()));
         return *this;
     }
+    /// Forgets the CAs set by `ca_file` or `ca_pem`.
+    Config &clear_ca() {
+        detail::check(kino_config_set_ca_pem(raw_, nullptr, 0));
+        return *this;
+    }
+    /// When a batch that keeps getting server errors is given up: after
+    /// `attempts` tries, or once its first try is `max_age_s` old.
     Config &server_error_limit(std::uint32_t attempts, std::uint32_t max_age_s) {
         detail::check(kino_config_set_server_error_limit(raw_, attempts, max_age_s));
         return *this;

@@ -232,6 +232,10 @@ static int config_and_qoe() {
                   [] { kino::Config{}.retry_backoff_ms(10, 5); }));
     EXPECT(throws("spool_dir(\"\")", KINO_STATUS_INVALID_ARGUMENT,
                   [] { kino::Config{}.spool_dir(""); }));
+    // An empty view has a NULL data(): refused, not taken for "clear".
+    EXPECT(throws("ca_pem({})", KINO_STATUS_INVALID_ARGUMENT,
+                  [] { kino::Config{}.ca_pem(std::string_view{}); }));
+    kino::Config{}.clear_ca();
     EXPECT(throws("format(7)", KINO_STATUS_INVALID_ARGUMENT,
                   [] { kino::Config{}.format(static_cast<kino::Format>(7)); }));
     kino::Config{}
