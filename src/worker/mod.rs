@@ -192,8 +192,9 @@ impl Worker {
         let inbox = self.shared.inbox.lock();
         Situation {
             now: Mono::now(),
-            pending: inbox.pending.len() + backlog,
-            urgent: inbox.urgent_until > 0 || backlog > 0,
+            pending: inbox.pending.len(),
+            backlog,
+            urgent: inbox.urgent_until > 0,
             oldest: inbox.oldest,
             batch_size: self.settings.batch_size,
             flush_interval: self.settings.flush_interval,

@@ -16,6 +16,10 @@ pub(crate) struct Situation {
     pub now: Mono,
     /// Events in the inbox, not yet cut into a batch.
     pub pending: usize,
+    /// Batches in the memory backlog (the spool refused them). They are
+    /// sent one at a time as the batch in hand, so they are work only
+    /// while no batch is in hand.
+    pub backlog: usize,
     /// An `end` or fatal `error` is among them.
     pub urgent: bool,
     /// When the oldest of them was emitted.
@@ -61,7 +65,7 @@ pub(crate) fn next_wake(s: &Situation) -> Wake {
             (false, Some(oldest)) => consider(oldest.plus(s.flush_interval)),
         }
     }
-    if !holding && s.spool_ready {
+    if !holding && (s.spool_ready || s.backlog > 0) {
         consider(s.now);
     }
     match at {
@@ -79,6 +83,7 @@ mod tests {
         Situation {
             now: Mono::from_millis(ms),
             pending: 0,
+            backlog: 0,
             urgent: false,
             oldest: None,
             batch_size: 50,
@@ -182,5 +187,24 @@ mod tests {
             ..ready
         };
         assert_eq!(next_wake(&in_hand), Wake::At(Mono::from_millis(61_000)));
+    }
+
+    #[test]
+    fn a_memory_backlog_is_work_unless_a_batch_is_in_hand() {
+        let backlog = Situation {
+            spooling: true,
+            backlog: 3,
+            ..idle_at(1000)
+        };
+        assert_eq!(next_wake(&backlog), Wake::Now);
+        let in_hand = Situation {
+            job_retry_at: Some(Mono::from_millis(61_000)),
+            ..backlog
+        };
+        assert_eq!(
+            next_wake(&in_hand),
+            Wake::At(Mono::from_millis(61_000)),
+            "the backlog is sent after the batch in hand: no reason to wake before its retry"
+        );
     }
 }
