@@ -151,6 +151,7 @@ impl Emitter {
             spool: SpoolCell::default(),
             backlog: Mutex::new(Default::default()),
             spool_ready: std::sync::atomic::AtomicBool::new(false),
+            backlog_in_hand: std::sync::atomic::AtomicBool::new(false),
             wall_clock: config.wall_clock,
             every_record: config.context.metadata_on_every_record,
             sample_rate: config.context.sample_rate,

@@ -263,3 +263,84 @@ fn gaps_equal_drops_when_calls_that_close_views_are_dropped() {
         "plus the views' qoe records"
     );
 }
+
+/// Refuses every batch (retry much later). On its first call (the worker
+/// holding the oldest batch, from the memory backlog) it lets the spool
+/// directory be written again and emits ten more events into `emitter`,
+/// from the worker's thread: events emitted after a flush call began.
+struct RefuseOnceThenEmit {
+    dir: std::path::PathBuf,
+    emitter: Mutex<Option<std::sync::Weak<Emitter>>>,
+    calls: std::sync::atomic::AtomicU64,
+}
+
+impl BatchSink for RefuseOnceThenEmit {
+    fn deliver(&self, _body: &Body, _deadline: Instant) -> Outcome {
+        if self.calls.fetch_add(1, SeqCst) == 0 {
+            std::fs::create_dir_all(&self.dir).unwrap();
+            let emitter = self.emitter.lock().unwrap().clone();
+            if let Some(emitter) = emitter.and_then(|e| e.upgrade()) {
+                for i in 100..109 {
+                    emitter.emit(heartbeat(i)).unwrap();
+                }
+                // Urgent: the worker takes them at once.
+                let end = AnalyticsEvent::End {
+                    position: 9.0,
+                    watch_time: 9.0,
+                };
+                emitter.emit(end).unwrap();
+            }
+        }
+        Outcome::Failed(kino::transport::Failure {
+            retryable: true,
+            status: Some(503),
+            retry_after: Some(Duration::from_secs(60)),
+            kind: kino::stats::DeliveryError::HttpStatus,
+            reason: "refused (test)".into(),
+        })
+    }
+}
+
+/// The spool refused a batch (its directory was gone), so it is sent from
+/// memory and the worker holds it for a retry; then the disk works again.
+/// Events emitted after a flush began must not stand in for that batch:
+/// the flush may not return OK while the batch is still only in memory.
+#[test]
+fn flush_does_not_return_while_a_batch_from_the_memory_backlog_is_in_hand() {
+    let dir = std::env::temp_dir().join(format!("kino-counters-backlog-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sink = Arc::new(RefuseOnceThenEmit {
+        dir: dir.clone(),
+        emitter: Mutex::new(None),
+        calls: Default::default(),
+    });
+    let mut config = Config::default();
+    config.set_batch_size(50).unwrap();
+    config.set_spool_dir(Some(dir.to_str().unwrap())).unwrap();
+    config.set_batch_sink(Some(sink.clone() as Arc<dyn BatchSink>));
+    let emitter = Arc::new(Emitter::new(&config).unwrap());
+    *sink.emitter.lock().unwrap() = Some(Arc::downgrade(&emitter));
+    // The spool is open once its pending-events request is served.
+    emitter.pending_events().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for i in 0..10 {
+        emitter.emit(heartbeat(i)).unwrap();
+    }
+    let flushed = emitter.flush(Duration::from_secs(2));
+    let s = emitter.stats();
+    assert!(
+        s.spool_errors >= 1,
+        "the first batch was refused by the disk: {s:?}"
+    );
+    assert_eq!(sink.calls.load(SeqCst), 1, "{s:?}");
+    match flushed {
+        Err(e) => assert_eq!(e.kind, ErrorKind::Timeout, "{e:?}"),
+        Ok(()) => panic!(
+            "flush returned OK with the ten events before it only in memory \
+             (queued {}, of which on disk {}): {s:?}",
+            s.queued, s.spooled
+        ),
+    }
+    drop(emitter);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 
+use super::shared::BacklogHold;
 use crate::batch::Part;
 use crate::clock::Mono;
 use crate::spool::Claimed;
@@ -41,6 +42,8 @@ pub(crate) struct Job {
     pub first_server_error: Option<Mono>,
     /// No attempt before this (back-off or `Retry-After`).
     pub not_before: Mono,
+    /// For a batch from the memory backlog: later batches wait behind it.
+    pub _hold: Option<BacklogHold>,
 }
 
 impl Job {
@@ -61,6 +64,15 @@ impl Job {
             server_errors: 0,
             first_server_error: None,
             not_before: Mono::now(),
+            _hold: None,
+        }
+    }
+
+    /// A job for a batch taken from the memory backlog.
+    pub fn from_backlog(part: Part, hold: BacklogHold) -> Job {
+        Job {
+            _hold: Some(hold),
+            ..Job::new(VecDeque::from([part]), Source::Memory)
         }
     }
 

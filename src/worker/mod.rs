@@ -290,8 +290,8 @@ impl Worker {
         if self.shared.stats.caller.suppress.load(Relaxed) {
             return None; // consent withdrawn: nothing is sent (not even orphans)
         }
-        if let Some(part) = self.shared.backlog.lock().pop_front() {
-            return Some(Job::new(VecDeque::from([part]), Source::Memory));
+        if let Some((part, hold)) = self.shared.take_backlog() {
+            return Some(Job::from_backlog(part, hold));
         }
         if self.spooling() {
             if !self.shared.spool_ready.load(Relaxed) {

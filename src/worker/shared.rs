@@ -178,9 +178,14 @@ pub(crate) struct Shared {
     /// Batches the spool refused (disk full, directory gone, read-only):
     /// sent from memory, oldest first, before anything else. While it is
     /// not empty, later batches join it instead of going to disk, so events
-    /// are dealt with in queue order (what flush relies on). Shared so that
-    /// a flush on the host's thread can add to it too.
+    /// are dealt with in queue order (what flush relies on). The same holds
+    /// while a batch taken from it is in the worker's hands
+    /// ([`Shared::backlog_in_hand`]). Shared so that a flush on the host's
+    /// thread can add to it too.
     pub backlog: Mutex<VecDeque<Part>>,
+    /// The worker holds a batch taken from the backlog (set under the
+    /// backlog's lock, cleared when that job is dropped: [`BacklogHold`]).
+    pub backlog_in_hand: AtomicBool,
     /// The spool may hold something to send (own files written, or orphans
     /// found) and no claim has failed since.
     pub spool_ready: AtomicBool,
@@ -461,7 +466,7 @@ impl Shared {
     /// in the stats). The caller holds the spool's lock (`spool`).
     pub fn spool_or_keep(&self, spool: Option<&mut Spool>, part: Part) {
         let mut backlog = self.backlog.lock();
-        if !backlog.is_empty() {
+        if !backlog.is_empty() || self.backlog_in_hand.load(Relaxed) {
             backlog.push_back(part);
             return;
         }
@@ -501,6 +506,15 @@ impl Shared {
         stats.spool_corrupt.store(spool.corrupt_files(), Relaxed);
     }
 
+    /// Takes the oldest batch of the backlog, with the hold that keeps later
+    /// batches behind it until it is dealt with.
+    pub fn take_backlog(self: &Arc<Self>) -> Option<(Part, BacklogHold)> {
+        let mut backlog = self.backlog.lock();
+        let part = backlog.pop_front()?;
+        self.backlog_in_hand.store(true, Relaxed);
+        Some((part, BacklogHold(Arc::clone(self))))
+    }
+
     /// Asks the worker for `request` (served in call order, after every
     /// call made before it is drained) and wakes it.
     pub fn request(&self, request: ContextRequest) {
@@ -511,6 +525,17 @@ impl Shared {
     /// The shutdown deadline, if kino_emitter_free has asked for one.
     pub fn shutdown_deadline(&self) -> Option<Instant> {
         self.requests.lock().shutdown
+    }
+}
+
+/// Kept by a job taken from the memory backlog: while it lives, batches
+/// cut later join the backlog instead of going to disk, so that none of
+/// them counts as dealt with before it (what flush relies on).
+pub(crate) struct BacklogHold(Arc<Shared>);
+
+impl Drop for BacklogHold {
+    fn drop(&mut self) {
+        self.0.backlog_in_hand.store(false, Relaxed);
     }
 }
 
