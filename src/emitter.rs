@@ -303,6 +303,7 @@ impl Emitter {
             Err(TrySendError::Full(_)) => {
                 c.sequence.fetch_add(1, Relaxed);
                 c.dropped.fetch_add(1, Relaxed);
+                self.wake_if_queued();
                 Err(queue_full())
             }
             Err(TrySendError::Disconnected(_)) => Err(closed()),
@@ -321,9 +322,24 @@ impl Emitter {
             c.in_memory.fetch_sub(slots, Relaxed);
             c.sequence.fetch_add(1, Relaxed);
             c.dropped.fetch_add(1, Relaxed);
+            self.wake_if_queued();
             return Err(queue_full());
         }
         Ok(())
+    }
+
+    /// A call was refused for room: wakes the worker if the queue holds
+    /// calls it has not taken yet. The length checks of accepted calls
+    /// ([`check_mask`]) can all miss the batch's worth when the inbox
+    /// already holds most of the capacity, and the worker would otherwise
+    /// sleep to its flush interval while every call is dropped. Once it
+    /// has drained the queue (a collector outage: memory is full of
+    /// batches it cannot send yet) drops wake nothing.
+    #[cold]
+    fn wake_if_queued(&self) {
+        if !self.tx.is_empty() {
+            let _ = self.shared.wake.try_send(());
+        }
     }
 
     /// Counts an admitted event as emitted and queues it.

@@ -344,3 +344,47 @@ fn flush_does_not_return_while_a_batch_from_the_memory_backlog_is_in_hand() {
     drop(emitter);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A full queue is work: with the worker asleep until its flush interval
+/// and the queue's length checked every 16th call only, the calls that
+/// could have seen a batch's worth waiting may all be refused (the inbox
+/// already holds the rest of the capacity). A refused call then wakes the
+/// worker when the queue holds events it has not taken yet.
+#[test]
+fn a_full_queue_wakes_the_worker_even_when_no_length_check_saw_a_batch() {
+    let sink = Arc::new(RecordingSink::default());
+    let mut config = Config::default();
+    config.set_queue_capacity(100).unwrap();
+    config.set_batch_size(50).unwrap();
+    config.set_flush_interval_ms(600_000).unwrap();
+    config.set_batch_sink(Some(sink.clone() as Arc<dyn BatchSink>));
+    let emitter = Emitter::new(&config).unwrap();
+    // The first event wakes the worker (an idle → busy transition); once it
+    // has served this request it drains nothing more before its next wake.
+    assert_eq!(emitter.emit(heartbeat(1)).unwrap(), 1);
+    emitter.pending_events().unwrap();
+    for i in 2..=49 {
+        assert_eq!(emitter.emit(heartbeat(i)).unwrap(), i);
+    }
+    // Taken into the inbox from this thread (the worker is not woken).
+    let _ = emitter.qoe();
+    // Numbers 50..=100 fill the queue; the length checks at 64, 80 and 96
+    // see 15, 31 and 47 waiting; 101 on are refused.
+    let mut dropped = 0;
+    for i in 50..=200 {
+        if emitter.emit(heartbeat(i)).is_err() {
+            dropped += 1;
+        }
+    }
+    assert!(dropped > 0, "the queue filled up");
+    let deadline = Instant::now() + WAIT;
+    while sink.records() < 100 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        sink.records(),
+        100,
+        "the full batches were sent long before the flush interval: {:?}",
+        emitter.stats()
+    );
+}
