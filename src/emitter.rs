@@ -28,7 +28,7 @@ use crate::transport::callback::CallbackSink;
 use crate::transport::BatchSink;
 use crate::view::ViewFigures;
 use crate::worker::shared::{Inbox, Payload, Requests, SpoolCell};
-use crate::worker::{Call, Due, Settings, Shared, SpoolSettings, Worker};
+use crate::worker::{Call, Due, FlushRequest, Settings, Shared, SpoolSettings, Worker};
 
 /// Extra time `Drop` waits for the worker beyond the shutdown timeout
 /// (CONTRACT.md allows 250 ms in all; the rest is for the spool rescue).
@@ -410,7 +410,13 @@ impl Emitter {
             return Ok(());
         }
         let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
-        self.shared.request_flush(target, ack_tx);
+        // Held while this call waits: once it times out, the worker forgets it.
+        let waiting = Arc::new(());
+        self.shared.request_flush(FlushRequest {
+            target,
+            ack: ack_tx,
+            caller: Arc::downgrade(&waiting),
+        });
         match ack_rx.recv_deadline(deadline) {
             Ok(()) => Ok(()),
             Err(_) => Err(Error::new(

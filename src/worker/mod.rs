@@ -34,7 +34,7 @@ use crate::stats::{DeliveryError, Stats};
 use crate::transport::{BatchSink, Body, Failure, Outcome};
 use job::{Job, Source};
 use settle::{After, RetryRules};
-pub(crate) use shared::{Call, Due, Shared};
+pub(crate) use shared::{Call, Due, FlushRequest, Shared};
 use wake::{Situation, Wake};
 
 /// How often the worker loop is restarted after an internal panic before
@@ -78,24 +78,27 @@ pub(crate) struct Worker {
     pub _done: Sender<()>,
 }
 
-/// A flush call waiting for every event accepted before it to be dealt with.
-struct FlushWaiter {
-    /// `dealt` must reach this (the `emitted` count when flush was called).
-    target: u64,
-    ack: Sender<()>,
-}
-
 /// What the worker keeps between loop turns. It lives outside the panic
 /// boundary: a panic in the loop leaves the batch in hand and the waiting
 /// flushes where they were (the memory backlog is in [`Shared`]).
 #[derive(Default)]
 struct State {
     job: Option<Job>,
-    waiters: Vec<FlushWaiter>,
+    waiters: Vec<FlushRequest>,
     /// A delivery attempt is under way (a panic then fails its part).
     in_delivery: bool,
     panics: u32,
     spool_opened: bool,
+}
+
+impl State {
+    /// Takes new flush requests, and forgets the ones whose caller no
+    /// longer waits (timed out): what the worker holds stays bounded by
+    /// the flush calls still waiting, however long an outage lasts.
+    fn add_flushes(&mut self, flushes: Vec<FlushRequest>) {
+        self.waiters.extend(flushes);
+        self.waiters.retain(|w| !w.abandoned());
+    }
 }
 
 impl Worker {
@@ -152,11 +155,7 @@ impl Worker {
             if shutdown.is_some() {
                 self.shared.close_view();
             }
-            st.waiters.extend(
-                flushes
-                    .into_iter()
-                    .map(|(target, ack)| FlushWaiter { target, ack }),
-            );
+            st.add_flushes(flushes);
             let due = if !st.waiters.is_empty() || shutdown.is_some() || self.interval_due() {
                 Due::All
             } else {
@@ -332,14 +331,17 @@ impl Worker {
                 if job.attempts > 0 {
                     self.shared.stats.retries.fetch_add(1, Relaxed);
                 }
-                let body = body_for(self.settings.format, part, &self.shared);
+                // From encoding to the status read: a panic anywhere in
+                // it fails this part, so one record that makes the encoder
+                // panic cannot panic every restart until the worker gives up.
                 st.in_delivery = true;
+                let body = body_for(self.settings.format, part, &self.shared);
                 let outcome = sink.deliver(&body, deadline);
-                st.in_delivery = false;
                 if let Some(status) = sink.last_http_status() {
                     let s = &self.shared.stats;
                     s.last_http_status.store(u64::from(status), Relaxed);
                 }
+                st.in_delivery = false;
                 outcome
             }
         };
@@ -553,8 +555,8 @@ impl Worker {
             let _ = w.ack.try_send(());
         }
         let mut requests = shared.requests.lock();
-        for (_, ack) in requests.flushes.drain(..) {
-            let _ = ack.try_send(());
+        for w in requests.flushes.drain(..) {
+            let _ = w.ack.try_send(());
         }
         // Clear and pending-events callers hear CLOSED (their channel drops).
         requests.context.clear();
@@ -581,5 +583,32 @@ fn body_for(format: BeaconFormat, part: &Part, shared: &Shared) -> Body {
                 None => Body::new(part.json.clone()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flushes_that_timed_out_are_forgotten() {
+        let mut st = State::default();
+        let waiting = Arc::new(());
+        let request = |caller: &Arc<()>| FlushRequest {
+            target: 1,
+            ack: crossbeam_channel::bounded(1).0,
+            caller: Arc::downgrade(caller),
+        };
+        for _ in 0..1000 {
+            let gone = Arc::new(());
+            st.add_flushes(vec![request(&gone)]);
+        }
+        st.add_flushes(vec![request(&waiting)]);
+        assert_eq!(st.waiters.len(), 1, "only the flush still waiting");
+        st.add_flushes(Vec::new());
+        assert_eq!(st.waiters.len(), 1);
+        drop(waiting);
+        st.add_flushes(Vec::new());
+        assert!(st.waiters.is_empty());
     }
 }

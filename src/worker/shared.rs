@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -126,12 +126,31 @@ impl Inbox {
     }
 }
 
+/// A flush call waiting for every event accepted before it to be dealt with.
+#[derive(Debug)]
+pub(crate) struct FlushRequest {
+    /// `dealt` must reach this (the `emitted` count when flush was called).
+    pub target: u64,
+    /// Where to say it is done.
+    pub ack: Sender<()>,
+    /// Alive while the flush call waits. One that timed out is forgotten:
+    /// an app flushing now and then through a long outage would otherwise
+    /// pile them up, unbounded.
+    pub caller: Weak<()>,
+}
+
+impl FlushRequest {
+    /// Its caller stopped waiting (the flush timed out).
+    pub fn abandoned(&self) -> bool {
+        self.caller.strong_count() == 0
+    }
+}
+
 /// What callers ask of the worker besides events.
 #[derive(Debug, Default)]
 pub(crate) struct Requests {
-    /// Each waiting flush: the `emitted` count when it was called, and
-    /// where to say it is done.
-    pub flushes: Vec<(u64, Sender<()>)>,
+    /// Each waiting flush, in call order.
+    pub flushes: Vec<FlushRequest>,
     pub shutdown: Option<Instant>,
     /// `clear` and `pending_events` calls, in call order
     /// ([`crate::worker::context`]).
@@ -452,12 +471,12 @@ impl Shared {
         Stats::sub(&s.spooled, events);
     }
 
-    /// Asks for a flush: `ack` gets a message once `target` events (the
+    /// Asks for a flush: its `ack` gets a message once `target` events (the
     /// `emitted` count when the flush was called) are dealt with. Since
     /// events are counted before they are queued and dealt with in queue
     /// order, that covers every event emitted before the flush.
-    pub fn request_flush(&self, target: u64, ack: Sender<()>) {
-        self.requests.lock().flushes.push((target, ack));
+    pub fn request_flush(&self, request: FlushRequest) {
+        self.requests.lock().flushes.push(request);
         let _ = self.wake.try_send(());
     }
 
