@@ -230,3 +230,35 @@ fn outside_a_view_only_sid_is_sent() {
         format!("CMCD-Session: sid=\"{session}\"\r\n")
     );
 }
+
+/// `bs` is a stall of the open view since the last request: one begun in
+/// an earlier view and never reported is not carried into the next view.
+#[test]
+fn a_stall_of_an_earlier_view_is_not_the_next_views_bs() {
+    let mut config = Config::default();
+    config.set_batch_sink(Some(Arc::new(Keep::default()) as Arc<dyn BatchSink>));
+    let e = Emitter::new(&config).unwrap();
+    let load = || AnalyticsEvent::Load {
+        url: "https://cdn/a.m3u8".into(),
+        is_live: false,
+    };
+    let stall = |position: f64| AnalyticsEvent::Rebuffer {
+        position,
+        buffer_level: 0.0,
+    };
+    e.emit(load()).unwrap();
+    e.emit(AnalyticsEvent::Play { position: 0.0 }).unwrap();
+    e.emit(stall(1.0)).unwrap();
+    e.emit(AnalyticsEvent::RebufferEnd {
+        position: 1.0,
+        duration: 0.5,
+    })
+    .unwrap();
+    // The second view opens with view 1's stall never asked about.
+    e.emit(load()).unwrap();
+    e.emit(AnalyticsEvent::Play { position: 0.0 }).unwrap();
+    assert!(!e.cmcd(Form::Headers).contains("bs"), "view 1's stall");
+    e.emit(stall(2.0)).unwrap();
+    assert!(e.cmcd(Form::Headers).contains("bs"), "view 2's own stall");
+    assert!(!e.cmcd(Form::Headers).contains("bs"), "reported once");
+}

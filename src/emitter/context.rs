@@ -186,9 +186,15 @@ impl Emitter {
         self.shared.drain();
         let mut inbox = self.shared.inbox.lock();
         let view = inbox.views.cmcd();
-        let stalls = inbox.views.stalls_begun();
-        let starved = stalls > inbox.cmcd_stalls_seen;
-        inbox.cmcd_stalls_seen = stalls;
+        // A stall begun in this view since the last call (one of an
+        // earlier view is that view's, not this one's).
+        let starved = view.is_some_and(|v| match inbox.cmcd_stalls_seen {
+            Some((id, seen)) if id == v.view_id => v.stalls > seen,
+            _ => v.stalls > 0,
+        });
+        if let Some(v) = &view {
+            inbox.cmcd_stalls_seen = Some((v.view_id, v.stalls));
+        }
         let state = CmcdState {
             sid: view.map_or_else(
                 || self.shared.session_id.to_string(),

@@ -100,6 +100,9 @@ pub struct CmcdView {
     pub buffer_level: Option<f64>,
     /// Before the first frame, or stalled now.
     pub startup: bool,
+    /// Stalls begun in this view so far (CMCD `bs`: one begun since the
+    /// last request).
+    pub stalls: u32,
 }
 
 /// Tracks views over an emitter's events; see the module docs.
@@ -107,8 +110,6 @@ pub struct CmcdView {
 pub struct ViewTracker {
     open: Option<View>,
     last: Option<View>,
-    /// Stalls begun in any view so far (CMCD `bs`).
-    stalls_begun: u64,
 }
 
 impl ViewTracker {
@@ -135,10 +136,7 @@ impl ViewTracker {
             return Observed::default();
         };
         let view_id = Some(view.id);
-        let stalls = view.totals.rebuffer_count;
         let closes = view.apply(at, &ev.event);
-        let begun = view.totals.rebuffer_count.saturating_sub(stalls);
-        self.stalls_begun = self.stalls_begun.saturating_add(u64::from(begun));
         let closed = if closes { self.close(at) } else { None };
         Observed { view_id, closed }
     }
@@ -156,12 +154,8 @@ impl ViewTracker {
             bitrate: v.rendition.bitrate,
             buffer_level: v.buffer_level,
             startup: v.started_at.is_none() || v.stall.is_some(),
+            stalls: v.totals.rebuffer_count,
         })
-    }
-
-    /// Stalls begun in any view so far.
-    pub fn stalls_begun(&self) -> u64 {
-        self.stalls_begun
     }
 
     /// Close the open view at `at` (used when the emitter is freed). None if

@@ -107,8 +107,8 @@ pub(crate) struct Inbox {
     pub meta: MetadataState,
     /// Record ids (one generator per emitter, seeded once: no system call).
     pub ids: IdGenerator,
-    /// [`ViewTracker::stalls_begun`] at the last `kino_emitter_cmcd` call.
-    pub cmcd_stalls_seen: u64,
+    /// The view and its stall count at the last `kino_emitter_cmcd` call.
+    pub cmcd_stalls_seen: Option<(Uuid, u32)>,
 }
 
 impl Inbox {
@@ -121,7 +121,7 @@ impl Inbox {
             views: ViewTracker::default(),
             meta,
             ids: IdGenerator::from_os(),
-            cmcd_stalls_seen: 0,
+            cmcd_stalls_seen: None,
         }
     }
 }
