@@ -89,6 +89,28 @@ pub(super) fn list(dir: &Path) -> io::Result<Listing> {
     Ok(listing)
 }
 
+/// Opens `path` for reading if it is a regular file, without blocking and
+/// without following a symbolic link: the directory may hold anything
+/// (opening a FIFO for reading would block until a writer came, that is
+/// forever). Anything but a regular file is an `InvalidInput` error.
+pub(super) fn open_file(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
+}
+
 /// The result of trying to lock a batch file.
 pub(super) enum Lock {
     /// Locked, and still linked at its path.
@@ -102,7 +124,7 @@ pub(super) enum Lock {
 /// Opens and try-locks a batch file, and checks it is still at its path
 /// (another holder may have unlinked it between our open and our lock).
 pub(super) fn lock(path: &Path) -> Lock {
-    let file = match File::open(path) {
+    let file = match open_file(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Lock::Gone,
         Err(_) => return Lock::Busy,
@@ -182,7 +204,7 @@ impl OwnerLock {
 /// alone rather than sent twice.
 pub(super) fn owner_alive(dir: &Path, owner: OwnerId) -> bool {
     let path = dir.join(owner.lock_file_name());
-    let file = match File::open(&path) {
+    let file = match open_file(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return false,
         Err(_) => return true,

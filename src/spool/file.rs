@@ -203,7 +203,7 @@ pub(super) fn write_batch(dir: &Path, id: &SpoolId, body: &[u8], events: u64) ->
 /// Reads only the header of the batch file at `path` (no lock needed:
 /// batch files never change once named).
 pub(super) fn read_header(path: &Path) -> Result<Header, Bad> {
-    let file = File::open(path).map_err(|_| Bad::Io)?;
+    let file = super::dir::open_file(path).map_err(|_| Bad::Io)?;
     let mut buf = Vec::with_capacity(MAX_HEADER);
     (&file)
         .take(MAX_HEADER as u64)

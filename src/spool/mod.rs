@@ -430,7 +430,7 @@ impl Spool {
             .keys()
             .filter(|id| Some(**id) != except)
             .filter_map(|id| {
-                let file = File::open(self.dir.join(id.file_name())).ok()?;
+                let file = dir::open_file(&self.dir.join(id.file_name())).ok()?;
                 file::load(&file).ok().map(|(_, body, _)| body)
             })
             .collect()

@@ -496,3 +496,49 @@ fn a_live_process_keeps_its_batches_and_another_takes_them_once_it_is_gone() {
     assert_eq!(taken, expected, "the rest, oldest first, exactly once");
     assert!(listing(&tmp.0).is_empty());
 }
+
+/// Runs `f` on its own thread; `None` if it has not returned within 20 s
+/// (the thread is then left blocked: the test fails).
+fn within_20s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(20)).ok()
+}
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_the_directory_never_blocks_the_spool() {
+    let tmp = TempDir::new("fifo");
+    let orphan = dead_writer_id(0);
+    fs::write(tmp.0.join(orphan.file_name()), encode(&body("o", 1), 1)).unwrap();
+    // A FIFO where the orphan's writer's lock file would be: opening it
+    // for reading blocks until some writer opens it, that is forever.
+    mkfifo(&tmp.0.join(orphan.owner().lock_file_name()));
+    // And one named like a batch file of another dead writer.
+    let named = SpoolId {
+        owner: OwnerId(0xbeef),
+        ..dead_writer_id(1)
+    };
+    mkfifo(&tmp.0.join(named.file_name()));
+    let dir = tmp.0.clone();
+    let claimed = within_20s(move || {
+        let mut spool = open(&dir);
+        let claimed = spool.claim_oldest().map(|c| c.body().to_vec());
+        spool.rescan();
+        (claimed, spool.corrupt_files())
+    });
+    let (claimed, corrupt) = claimed.expect("the spool blocked on a FIFO");
+    // A lock file that cannot be checked keeps its owner "alive".
+    assert_eq!(claimed, None);
+    assert_eq!(corrupt, 1, "the FIFO named like a batch is foreign");
+}
