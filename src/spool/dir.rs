@@ -34,6 +34,8 @@ pub(super) struct Listing {
     pub batches: Vec<Listed>,
     /// Names that are neither batch, temporary nor lock files.
     pub foreign: Vec<OsString>,
+    /// Owners whose lock file is in the directory.
+    pub owners: Vec<OwnerId>,
     /// False if some entries could not be read (the listing may miss some).
     pub complete: bool,
 }
@@ -68,7 +70,13 @@ pub(super) fn list(dir: &Path) -> io::Result<Listing> {
             }
             continue;
         }
-        if text.starts_with(OWNER_PREFIX) && text.ends_with(OWNER_SUFFIX) {
+        if let Some(hex) = text
+            .strip_prefix(OWNER_PREFIX)
+            .and_then(|t| t.strip_suffix(OWNER_SUFFIX))
+        {
+            if let Some(owner) = OwnerId::parse_hex(hex) {
+                listing.owners.push(owner);
+            }
             continue;
         }
         let Some(id) = SpoolId::parse(text) else {

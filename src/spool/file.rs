@@ -37,6 +37,16 @@ impl OwnerId {
     pub(super) fn lock_file_name(self) -> String {
         format!("{OWNER_PREFIX}{:016x}{OWNER_SUFFIX}", self.0)
     }
+
+    /// Parses the canonical 16 lowercase hex digits of an owner id.
+    pub(super) fn parse_hex(hex: &str) -> Option<OwnerId> {
+        let canonical =
+            hex.len() == 16 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        canonical
+            .then(|| u64::from_str_radix(hex, 16).ok())
+            .flatten()
+            .map(OwnerId)
+    }
 }
 
 /// Identifies a batch file: its write time, writer and counter. Orders
@@ -55,15 +65,12 @@ impl SpoolId {
         let stem = name.strip_suffix(SUFFIX)?;
         let mut parts = stem.split('-');
         let (nanos, owner, counter) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || nanos.len() != 20 || owner.len() != 16 {
+        if parts.next().is_some() || nanos.len() != 20 {
             return None;
         }
-        let lower_hex = owner
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         let id = SpoolId {
             nanos: parse_digits(nanos)?,
-            owner: OwnerId(lower_hex.then(|| u64::from_str_radix(owner, 16).ok())??),
+            owner: OwnerId::parse_hex(owner)?,
             counter: parse_digits(counter)?,
         };
         (id.file_name() == name).then_some(id)

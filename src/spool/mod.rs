@@ -38,7 +38,8 @@
 //! * `<nanos:020>-<owner:016x>-<counter>.kino`: a batch (format in
 //!   [`file`]), named by its wall-clock write time, its writer and a
 //!   per-writer counter; ordered by name, that is "oldest first".
-//! * `.owner-<owner:016x>.lock`: a live writer's lock file.
+//! * `.owner-<owner:016x>.lock`: a writer's lock file, locked while it
+//!   lives; a listing removes one found unlocked (its writer is gone).
 //! * `.tmp-…`: files being written; never claimed; removed by a listing
 //!   once over a minute old.
 //! * anything else is *foreign*: counted once in [`Spool::corrupt_files`],
@@ -380,6 +381,13 @@ impl Spool {
             );
         }
         self.orphans = orphans;
+        // A writer that died with no batch file left is met only here:
+        // checking it removes its lock file, which nothing else would.
+        for owner in listing.owners {
+            if owner != self.owner && !alive.contains_key(&owner) {
+                dir::owner_alive(&self.dir, owner);
+            }
+        }
         self.evict_aged();
     }
 

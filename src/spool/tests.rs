@@ -542,3 +542,21 @@ fn a_fifo_in_the_directory_never_blocks_the_spool() {
     assert_eq!(claimed, None);
     assert_eq!(corrupt, 1, "the FIFO named like a batch is foreign");
 }
+
+#[test]
+fn a_dead_writers_lock_file_is_removed_even_with_no_batch_left() {
+    let tmp = TempDir::new("stale-lock");
+    // A writer that dies (its process killed) with nothing spooled leaves
+    // its lock file, unlocked, and no batch file that would lead to it.
+    let mut dead = open(&tmp.0);
+    let lock = tmp.0.join(dead.owner().lock_file_name());
+    dead.disown();
+    drop(dead);
+    assert!(lock.exists());
+    let live = open(&tmp.0);
+    assert!(
+        !lock.exists(),
+        "the dead writer's lock file is left forever"
+    );
+    assert!(tmp.0.join(live.owner().lock_file_name()).exists());
+}
