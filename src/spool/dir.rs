@@ -167,7 +167,7 @@ fn still_linked(_file: &File, path: &Path) -> bool {
 #[derive(Debug)]
 pub(super) struct OwnerLock {
     path: PathBuf,
-    _file: File,
+    file: File,
 }
 
 impl OwnerLock {
@@ -196,7 +196,14 @@ impl OwnerLock {
             let _ = fs::remove_file(&tmp);
             return Err(e);
         }
-        Ok(OwnerLock { path, _file: file })
+        Ok(OwnerLock { path, file })
+    }
+
+    /// Whether the lock file held is still the one at its path (not
+    /// removed from outside, say with the whole directory): if not, others
+    /// would take this live owner for gone.
+    pub fn in_place(&self) -> bool {
+        still_linked(&self.file, &self.path)
     }
 
     /// Removes the lock file (while still holding the lock): the owner is

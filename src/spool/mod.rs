@@ -257,6 +257,7 @@ impl Spool {
                 self.max_bytes
             )));
         }
+        self.keep_lock_in_place()?;
         let id = self.next_id();
         let size = file::write_batch(&self.dir, &id, body, events).map_err(|e| {
             Error::new(
@@ -501,6 +502,32 @@ impl Spool {
     /// while its worker was stuck, so its files need not wait for it.
     pub fn disown(&mut self) {
         self.lock = None;
+    }
+
+    /// Before a write: if this instance's lock file was removed from
+    /// outside (the directory wiped and made again, say), takes a new one,
+    /// so that no other instance takes the batch for an orphan and sends
+    /// it while this one lives. Fails (nothing written) if it cannot.
+    fn keep_lock_in_place(&mut self) -> Result<()> {
+        match &self.lock {
+            Some(lock) if !lock.in_place() => {}
+            _ => return Ok(()),
+        }
+        match OwnerLock::take(&self.dir, self.owner) {
+            Ok(lock) => {
+                self.lock = Some(lock);
+                Ok(())
+            }
+            // The directory is gone: the write fails, saying so.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "spool directory {} lost this writer's lock file and refused a new one: {e}",
+                    self.dir.display()
+                ),
+            )),
+        }
     }
 
     fn next_id(&mut self) -> SpoolId {

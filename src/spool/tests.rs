@@ -560,3 +560,24 @@ fn a_dead_writers_lock_file_is_removed_even_with_no_batch_left() {
     );
     assert!(tmp.0.join(live.owner().lock_file_name()).exists());
 }
+
+#[test]
+fn a_wiped_and_recreated_directory_does_not_make_a_live_writer_look_gone() {
+    let tmp = TempDir::new("wiped");
+    let mut writer = open(&tmp.0);
+    let mut other = open(&tmp.0);
+    // The app empties its cache directory (lock files included) and makes
+    // it again; the writer lives on and spools its next batch there.
+    fs::remove_dir_all(&tmp.0).unwrap();
+    fs::create_dir(&tmp.0).unwrap();
+    writer.write(&body("w", 1), 1).unwrap();
+    other.rescan();
+    assert!(
+        other.claim_oldest().is_none(),
+        "a live writer's batch was taken over"
+    );
+    let own = writer.claim_oldest().unwrap();
+    writer.ack(own).unwrap();
+    writer.rescan();
+    assert_eq!(writer.take_own_lost(), 0);
+}
