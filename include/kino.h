@@ -45,6 +45,10 @@
 // Smallest spool size accepted (bytes).
 #define KINO_MIN_SPOOL_BYTES (64 * 1024)
 
+// Smallest spool age bound accepted (seconds): a batch is never evicted
+// for age before its first send.
+#define KINO_MIN_SPOOL_AGE_S 60
+
 // Channel slots for metadata changes, beside the queue capacity: events
 // never take a change's room, and at most this many changes wait for the
 // worker at once (the worker is woken at each; should this many still
@@ -537,7 +541,7 @@ KinoStatus kino_config_set_spool_dir(struct KinoConfig *config, const char *path
 KinoStatus kino_config_set_spool_max_bytes(struct KinoConfig *config, uint64_t bytes);
 
 // Batches on disk longer than this many seconds are evicted (default 7
-// days). Zero is `INVALID_ARGUMENT`.
+// days, 604 800; at least 60, else `INVALID_ARGUMENT`).
 KinoStatus kino_config_set_spool_max_age_s(struct KinoConfig *config, uint32_t seconds);
 
 // Sets the beacon body layout: `KINO_FORMAT_JSON` (default),

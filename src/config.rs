@@ -19,6 +19,11 @@ pub const MAX_QUEUE_CAPACITY: u32 = 1_048_576;
 pub const MIN_BODY_BYTES: u32 = 1024;
 /// Smallest spool size accepted (bytes).
 pub const MIN_SPOOL_BYTES: u64 = 64 * 1024;
+const _: () = assert!(MIN_SPOOL_BYTES == crate::spool::MIN_MAX_BYTES);
+/// Smallest spool age bound accepted (seconds): a batch is never evicted
+/// for age before its first send.
+pub const MIN_SPOOL_AGE_S: u32 = 60;
+const _: () = assert!(MIN_SPOOL_AGE_S as u64 == crate::spool::MIN_MAX_AGE.as_secs());
 /// Environment variable read by [`Config::from_env`].
 pub const BEACON_URL_ENV: &str = "KINO_BEACON_URL";
 
@@ -475,9 +480,14 @@ impl Config {
         Ok(())
     }
 
-    /// Batches older than this on disk are evicted (default 7 days).
+    /// Batches older than this on disk are evicted (default 7 days, at
+    /// least [`MIN_SPOOL_AGE_S`]).
     pub fn set_spool_max_age_s(&mut self, seconds: u32) -> Result<()> {
-        let seconds = nonzero(seconds, "spool maximum age")?;
+        if seconds < MIN_SPOOL_AGE_S {
+            return Err(Error::invalid(format!(
+                "spool maximum age must be at least {MIN_SPOOL_AGE_S} seconds (got {seconds})"
+            )));
+        }
         self.spool_max_age = Duration::from_secs(u64::from(seconds));
         Ok(())
     }
@@ -566,6 +576,10 @@ mod tests {
         assert!(c.set_spool_max_bytes(MIN_SPOOL_BYTES - 1).is_err());
         assert!(c.set_spool_max_bytes(MIN_SPOOL_BYTES).is_ok());
         assert!(c.set_spool_max_age_s(0).is_err());
+        // The spool raised 1..59 to 60 without a word.
+        assert!(c.set_spool_max_age_s(MIN_SPOOL_AGE_S - 1).is_err());
+        assert!(c.set_spool_max_age_s(MIN_SPOOL_AGE_S).is_ok());
+        assert_eq!(c.spool_max_age, crate::spool::MIN_MAX_AGE);
         assert!(c.set_spool_dir(Some("")).is_err());
         assert!(c.set_spool_dir(Some("relative/spool")).is_err());
         assert!(c.set_spool_dir(Some("/abs/spool")).is_ok());

@@ -1600,9 +1600,12 @@ fn newer_config_setters_refuse_null_and_bad_values() {
         kino_config_set_spool_max_bytes(cfg.0, u64::MAX),
         KinoStatus::Ok
     );
-    refused(KinoStatus::InvalidArgument, &["spool maximum age"], || {
-        kino_config_set_spool_max_age_s(cfg.0, 0)
-    });
+    for bad in [0, 59] {
+        refused(KinoStatus::InvalidArgument, &["spool maximum age"], || {
+            kino_config_set_spool_max_age_s(cfg.0, bad)
+        });
+    }
+    assert_eq!(kino_config_set_spool_max_age_s(cfg.0, 60), KinoStatus::Ok);
     for bad in [3, 999, u32::MAX] {
         refused(
             KinoStatus::InvalidArgument,

@@ -273,7 +273,7 @@ pub extern "C" fn kino_config_set_spool_max_bytes(
 }
 
 /// Batches on disk longer than this many seconds are evicted (default 7
-/// days). Zero is `INVALID_ARGUMENT`.
+/// days, 604 800; at least 60, else `INVALID_ARGUMENT`).
 #[no_mangle]
 pub extern "C" fn kino_config_set_spool_max_age_s(
     config: *mut KinoConfig,
