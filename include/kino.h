@@ -484,8 +484,8 @@ KinoStatus kino_config_set_request_timeout_ms(struct KinoConfig *config, uint32_
 KinoStatus kino_config_set_shutdown_timeout_ms(struct KinoConfig *config, uint32_t ms);
 
 // Adds an HTTP header to every beacon (both strings are copied). The name
-// must be an HTTP token and the value must hold no CR or LF
-// (`INVALID_ARGUMENT`). `User-Agent` replaces kino's `kino/<version>`;
+// must be an HTTP token and the value must hold no control character
+// but tab (no CR, LF, NUL or DEL) (`INVALID_ARGUMENT`). `User-Agent` replaces kino's `kino/<version>`;
 // `Content-Type` and `Content-Encoding` are kino's and refused.
 KinoStatus kino_config_add_header(struct KinoConfig *config, const char *name, const char *value);
 
@@ -532,7 +532,7 @@ KinoStatus kino_config_set_gzip(struct KinoConfig *config, bool on);
 // directory cannot be written.
 //
 // Errors: `NULL_ARGUMENT` (config), `INVALID_UTF8`, `INVALID_ARGUMENT`
-// (empty path).
+// (an empty or relative path: it must be absolute).
 KinoStatus kino_config_set_spool_dir(struct KinoConfig *config, const char *path);
 
 // Bound on the spool's size in bytes (default 10 MiB, at least 64 KiB,

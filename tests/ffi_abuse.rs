@@ -1580,6 +1580,9 @@ fn newer_config_setters_refuse_null_and_bad_values() {
     refused(KinoStatus::InvalidArgument, &["spool directory"], || {
         kino_config_set_spool_dir(cfg.0, c"".as_ptr())
     });
+    refused(KinoStatus::InvalidArgument, &["absolute", "spool"], || {
+        kino_config_set_spool_dir(cfg.0, c"spool".as_ptr())
+    });
     for bytes in BAD_UTF8 {
         refused(KinoStatus::InvalidUtf8, &["path", "UTF-8"], || {
             kino_config_set_spool_dir(cfg.0, bad_utf8(bytes))

@@ -138,8 +138,8 @@ pub extern "C" fn kino_config_set_shutdown_timeout_ms(
 }
 
 /// Adds an HTTP header to every beacon (both strings are copied). The name
-/// must be an HTTP token and the value must hold no CR or LF
-/// (`INVALID_ARGUMENT`). `User-Agent` replaces kino's `kino/<version>`;
+/// must be an HTTP token and the value must hold no control character
+/// but tab (no CR, LF, NUL or DEL) (`INVALID_ARGUMENT`). `User-Agent` replaces kino's `kino/<version>`;
 /// `Content-Type` and `Content-Encoding` are kino's and refused.
 #[no_mangle]
 pub extern "C" fn kino_config_add_header(
@@ -248,7 +248,7 @@ pub extern "C" fn kino_config_set_gzip(config: *mut KinoConfig, on: bool) -> Kin
 /// directory cannot be written.
 ///
 /// Errors: `NULL_ARGUMENT` (config), `INVALID_UTF8`, `INVALID_ARGUMENT`
-/// (empty path).
+/// (an empty or relative path: it must be absolute).
 #[no_mangle]
 pub extern "C" fn kino_config_set_spool_dir(
     config: *mut KinoConfig,
