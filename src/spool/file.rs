@@ -111,6 +111,9 @@ pub(super) enum Bad {
     OtherVersion,
     /// An I/O error: try again later.
     Io,
+    /// Well-formed, with this many records, but bigger than the reader's
+    /// byte bound: evicted on its header's word, never read whole.
+    TooBig(u64),
 }
 
 /// The header line of a batch file.
@@ -219,13 +222,13 @@ pub(super) fn read_header(path: &Path) -> Result<Header, Bad> {
     Header::parse(&buf).map(|(header, _)| header)
 }
 
-/// Reads and verifies a whole batch file: header, exact length, checksum.
-/// Returns the header, the body and the file size.
-pub(super) fn load(file: &File) -> Result<(Header, Vec<u8>, u64), Bad> {
+/// Reads only the header of an open batch file (at its start) and checks
+/// the file's size is the header's plus the body length it declares.
+/// Returns the header, the bytes read (header and the body's start) and
+/// the file size.
+fn load_header(file: &File) -> Result<(Header, Vec<u8>, u64), Bad> {
     let mut buf = Vec::with_capacity(MAX_HEADER);
-    let mut reader = file;
-    (&mut reader)
-        .take(MAX_HEADER as u64)
+    file.take(MAX_HEADER as u64)
         .read_to_end(&mut buf)
         .map_err(|_| Bad::Io)?;
     let (header, header_len) = Header::parse(&buf)?;
@@ -233,10 +236,21 @@ pub(super) fn load(file: &File) -> Result<(Header, Vec<u8>, u64), Bad> {
     if Some(size) != (header_len as u64).checked_add(header.len) {
         return Err(Bad::Corrupt);
     }
-    let mut body = buf.split_off(header_len);
+    buf.drain(..header_len);
+    Ok((header, buf, size))
+}
+
+/// Reads and verifies a whole batch file: header, exact length, checksum.
+/// A file over `max_size` bytes is [`Bad::TooBig`] and not read past its
+/// header (the directory may hold a file of any size). Returns the
+/// header, the body and the file size.
+pub(super) fn load(file: &File, max_size: u64) -> Result<(Header, Vec<u8>, u64), Bad> {
+    let (header, mut body, size) = load_header(file)?;
+    if size > max_size {
+        return Err(Bad::TooBig(header.events));
+    }
     let rest = header.len.saturating_sub(body.len() as u64);
-    reader
-        .take(rest)
+    file.take(rest)
         .read_to_end(&mut body)
         .map_err(|_| Bad::Io)?;
     if body.len() as u64 != header.len || fnv1a64(&body) != header.sum {

@@ -48,7 +48,9 @@
 //! A `.kino` file whose header, length or checksum is wrong (or whose
 //! header claims more records than its body could hold) is *corrupt*:
 //! counted once, never sent, and deleted. A well-formed header of another
-//! format version is counted the same way but left in place.
+//! format version is counted the same way but left in place. A file
+//! bigger than this instance's byte bound is never read past its header:
+//! it is evicted (as the bound says it must go anyway).
 //!
 //! # Bounds
 //!
@@ -440,7 +442,9 @@ impl Spool {
             .filter(|id| Some(**id) != except)
             .filter_map(|id| {
                 let file = dir::open_file(&self.dir.join(id.file_name())).ok()?;
-                file::load(&file).ok().map(|(_, body, _)| body)
+                file::load(&file, self.max_bytes)
+                    .ok()
+                    .map(|(_, body, _)| body)
             })
             .collect()
     }
@@ -585,7 +589,7 @@ impl Spool {
                 }
                 Lock::Held(file) => file,
             };
-            match file::load(&file) {
+            match file::load(&file, self.max_bytes) {
                 Ok((header, body, _)) => {
                     return Some(Claimed {
                         id,
@@ -597,6 +601,10 @@ impl Spool {
                     })
                 }
                 Err(Bad::Io) => {}
+                Err(Bad::TooBig(_)) => {
+                    drop(file);
+                    self.evict(id);
+                }
                 Err(bad) => self.discard(id, &path, bad),
             }
         }
@@ -651,8 +659,10 @@ impl Spool {
             }
             Lock::Held(file) => file,
         };
-        let events = match file::load(&file) {
+        let events = match file::load(&file, self.max_bytes) {
             Ok((header, _, _)) => header.events,
+            // Not read past its header: a file of any size may be here.
+            Err(Bad::TooBig(events)) => events,
             Err(Bad::Io) => return false,
             Err(bad) => {
                 self.discard(id, &path, bad);

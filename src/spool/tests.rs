@@ -581,3 +581,45 @@ fn a_wiped_and_recreated_directory_does_not_make_a_live_writer_look_gone() {
     writer.rescan();
     assert_eq!(writer.take_own_lost(), 0);
 }
+
+/// A file named like a dead writer's batch, with a well-formed header
+/// claiming `len` body bytes, and `len` bytes of (sparse) zeros after it:
+/// its checksum is wrong, which only a full read would find.
+fn sparse_batch(dir: &Path, counter: u64, len: u64) -> SpoolId {
+    let id = dead_writer_id(counter);
+    let header = Header {
+        events: 1,
+        len,
+        sum: 0,
+    }
+    .encode();
+    let path = dir.join(id.file_name());
+    fs::write(&path, header.as_bytes()).unwrap();
+    File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(header.len() as u64 + len)
+        .unwrap();
+    id
+}
+
+#[test]
+fn a_file_over_the_byte_bound_is_evicted_by_its_header_never_read_whole() {
+    // Read whole, a file of any size (a sparse one costs nothing on disk)
+    // went into memory: a large enough one aborted the host.
+    let tmp = TempDir::new("huge");
+    let len = 256 << 20;
+    sparse_batch(&tmp.0, 0, len);
+    let mut spool = Spool::open(&tmp.0, MIN_MAX_BYTES, DEFAULT_MAX_AGE).unwrap();
+    let evicted = spool.take_evicted();
+    assert_eq!((evicted.files, evicted.events), (1, 1), "{evicted:?}");
+    assert_eq!(spool.corrupt_files(), 0);
+    // One that appears later is met by a claim, not by the bound.
+    sparse_batch(&tmp.0, 1, len);
+    spool.rescan();
+    assert!(spool.claim_oldest().is_none());
+    let evicted = spool.take_evicted();
+    assert_eq!((evicted.files, evicted.events), (1, 1), "{evicted:?}");
+    assert!(listing(&tmp.0).is_empty());
+}
