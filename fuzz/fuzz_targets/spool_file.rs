@@ -26,9 +26,9 @@
 //! - a write is refused exactly when the file would not fit the bound or
 //!   its count is implausible, and what is written reads back valid;
 //! - after draining and `finish`, only foreign entries, other-version
-//!   files, fresh temporary files and lock files of owners without batch
-//!   files remain, `corrupt_files` counts each bad entry once, and the
-//!   counts are back to zero;
+//!   files and fresh temporary files remain (no lock file: a gone
+//!   writer's is removed by a listing), `corrupt_files` counts each bad
+//!   entry once, and the counts are back to zero;
 //! - no panic, no overflow (overflow checks are on).
 
 #![no_main]
@@ -483,7 +483,6 @@ fn run(input: &Input) {
     };
     let mut live_locks: Vec<fs::File> = live_owners.iter().map(|&o| hold_lock(dir, o)).collect();
     let mut keep: HashSet<OsString> = HashSet::new();
-    let mut stale_locks: HashSet<u64> = HashSet::new();
     let mut aged = HashSet::new();
     let decoy = scratch.path().with_extension("decoy");
     fs::write(&decoy, encode(1, b"[1]")).unwrap();
@@ -532,7 +531,6 @@ fn run(input: &Input) {
                 let owner = OWNERS[usize::from(*n % 4)];
                 if !live_owners.contains(&owner) {
                     fs::write(dir.join(lock_name(owner)), b"").unwrap();
-                    stale_locks.insert(owner);
                 }
             }
             Entry::Foreign(name, bytes) => {
@@ -591,23 +589,8 @@ fn run(input: &Input) {
             }
         }
     }
-    // A gone writer's lock file goes when a listing meets one of its batch
-    // files (for the live ones: once they are gone); the others stay.
-    let planted_owners: HashSet<u64> = listing(dir)
-        .iter()
-        .filter_map(|n| batch_key(n.to_str()?))
-        .filter(|k| {
-            fs::symlink_metadata(dir.join(name_of(*k)))
-                .unwrap()
-                .is_file()
-        })
-        .map(|k| k.1)
-        .collect();
-    for owner in stale_locks.iter().chain(&live_owners) {
-        if !planted_owners.contains(owner) {
-            keep.insert(lock_name(*owner).into());
-        }
-    }
+    // A gone writer's lock file goes at the first listing, with or
+    // without batch files; a live one's once it is gone: none stays.
 
     // Open: the age bound, then the byte bound, oldest first, over the
     // orphans; a live writer's files stay and count.
