@@ -61,7 +61,11 @@
 //!   written is never evicted by that same write; a batch bigger than the
 //!   bound alone is not written (the caller sends it from memory).
 //! * Age: own and orphan files older than `max_age` (raised to at least
-//!   [`MIN_MAX_AGE`]) are evicted when met.
+//!   [`MIN_MAX_AGE`]) are evicted when met. A file's age is what its
+//!   name's wall-clock time says, but an own file is never older than the
+//!   time since this instance wrote it: a clock set forward (a device that
+//!   boots in 1970, then syncs) does not age what it just wrote. Own files
+//!   are sent in the order written, whatever the clock did meanwhile.
 
 mod dir;
 mod file;
@@ -157,6 +161,23 @@ struct Known {
     /// Records, from its header (0 while unread).
     events: u64,
     size: u64,
+    /// When this instance wrote it (its own files only), on the clock that
+    /// counts device sleep and never steps.
+    written: Option<Instant>,
+}
+
+impl Known {
+    /// How old the file `id` is: the age its name's wall-clock time says,
+    /// but for a file this instance wrote never more than the time since it
+    /// wrote it — a clock set forward after boot (a device that starts in
+    /// 1970 and then syncs) must not age what was just written.
+    fn age(&self, id: &SpoolId, now_wall_nanos: u64) -> Duration {
+        let by_name = Duration::from_nanos(now_wall_nanos.saturating_sub(id.nanos));
+        match self.written {
+            Some(at) => by_name.min(at.elapsed()),
+            None => by_name,
+        }
+    }
 }
 
 /// A spool directory as seen by one emitter. Not thread-safe by itself
@@ -270,7 +291,14 @@ impl Spool {
                 ),
             )
         })?;
-        self.own.insert(id, Known { events, size });
+        self.own.insert(
+            id,
+            Known {
+                events,
+                size,
+                written: Some(Instant::now()),
+            },
+        );
         if self.total_bytes() > self.max_bytes {
             self.rescan();
             self.evict_over_bound(Some(id));
@@ -380,6 +408,7 @@ impl Spool {
                 Known {
                     events,
                     size: b.size,
+                    written: None,
                 },
             );
         }
@@ -573,10 +602,13 @@ impl Spool {
     /// Tries own files, then orphans, oldest first.
     fn claim_known(&mut self) -> Option<Claimed> {
         self.evict_aged();
-        let candidates: Vec<(SpoolId, bool)> = self
-            .own
-            .keys()
-            .map(|&id| (id, true))
+        // Own files in the order written (their counter: a clock stepped
+        // back makes a later name sort first), then orphans oldest first.
+        let mut own: Vec<SpoolId> = self.own.keys().copied().collect();
+        own.sort_by_key(|id| id.counter);
+        let candidates: Vec<(SpoolId, bool)> = own
+            .into_iter()
+            .map(|id| (id, true))
             .chain(self.orphans.keys().map(|&id| (id, false)))
             .collect();
         for (id, own) in candidates {
@@ -684,13 +716,12 @@ impl Spool {
     /// Evicts own and orphan files older than the age bound.
     fn evict_aged(&mut self) {
         let now = now_nanos();
-        let max_age = self.max_age.as_nanos();
         let aged: Vec<SpoolId> = self
             .own
-            .keys()
-            .chain(self.orphans.keys())
-            .filter(|id| u128::from(now.saturating_sub(id.nanos)) > max_age)
-            .copied()
+            .iter()
+            .chain(self.orphans.iter())
+            .filter(|(id, known)| known.age(id, now) > self.max_age)
+            .map(|(id, _)| *id)
             .collect();
         for id in aged {
             self.evict(id);

@@ -623,3 +623,53 @@ fn a_file_over_the_byte_bound_is_evicted_by_its_header_never_read_whole() {
     assert_eq!((evicted.files, evicted.events), (1, 1), "{evicted:?}");
     assert!(listing(&tmp.0).is_empty());
 }
+
+#[test]
+fn an_own_file_is_never_older_than_the_time_since_it_was_written() {
+    let id = SpoolId {
+        nanos: 1_000_000_000,
+        owner: OwnerId(1),
+        counter: 0,
+    };
+    // The wall clock now says 8 days after the name's time.
+    let now = id.nanos + 8 * 24 * 3600 * 1_000_000_000;
+    let orphan = Known {
+        events: 1,
+        size: 100,
+        written: None,
+    };
+    assert_eq!(orphan.age(&id, now), Duration::from_secs(8 * 24 * 3600));
+    let own = Known {
+        written: Some(Instant::now()),
+        ..orphan
+    };
+    assert!(
+        own.age(&id, now) < Duration::from_secs(60),
+        "written just now"
+    );
+    // A name from the future (the clock stepped back) is age 0.
+    assert_eq!(orphan.age(&id, id.nanos - 1), Duration::ZERO);
+}
+
+#[test]
+fn own_files_are_claimed_in_the_order_written_whatever_their_names_say() {
+    let tmp = TempDir::new("order");
+    let mut spool = open(&tmp.0);
+    let first = spool.write(&body("first", 1), 1).unwrap();
+    let second = spool.write(&body("second", 1), 1).unwrap();
+    // As if the clock had stepped back between the two writes: the second
+    // file's name sorts first.
+    let earlier = SpoolId {
+        nanos: first.nanos - 1_000_000_000,
+        ..second
+    };
+    fs::rename(
+        tmp.0.join(second.file_name()),
+        tmp.0.join(earlier.file_name()),
+    )
+    .unwrap();
+    let known = spool.own.remove(&second).unwrap();
+    spool.own.insert(earlier, known);
+    let claimed = spool.claim_oldest().unwrap();
+    assert_eq!(claimed.id(), first, "the first written goes first");
+}
