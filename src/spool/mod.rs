@@ -78,6 +78,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::clock::Mono;
 use crate::error::{Error, ErrorKind, Result};
 use dir::{Lock, OwnerLock};
 use file::{now_nanos, Bad};
@@ -163,7 +164,7 @@ struct Known {
     size: u64,
     /// When this instance wrote it (its own files only), on the clock that
     /// counts device sleep and never steps.
-    written: Option<Instant>,
+    written: Option<Mono>,
 }
 
 impl Known {
@@ -174,7 +175,7 @@ impl Known {
     fn age(&self, id: &SpoolId, now_wall_nanos: u64) -> Duration {
         let by_name = Duration::from_nanos(now_wall_nanos.saturating_sub(id.nanos));
         match self.written {
-            Some(at) => by_name.min(at.elapsed()),
+            Some(at) => by_name.min(Mono::now().since(at)),
             None => by_name,
         }
     }
@@ -296,7 +297,7 @@ impl Spool {
             Known {
                 events,
                 size,
-                written: Some(Instant::now()),
+                written: Some(Mono::now()),
             },
         );
         if self.total_bytes() > self.max_bytes {

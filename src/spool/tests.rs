@@ -640,7 +640,7 @@ fn an_own_file_is_never_older_than_the_time_since_it_was_written() {
     };
     assert_eq!(orphan.age(&id, now), Duration::from_secs(8 * 24 * 3600));
     let own = Known {
-        written: Some(Instant::now()),
+        written: Some(Mono::now()),
         ..orphan
     };
     assert!(
