@@ -21,6 +21,7 @@ use kino::transport::{BatchSink, Body, Outcome};
 use kino::{Config, Emitter, ErrorKind};
 use serde_json::{json, Value};
 use support::collector::{Collector, Reply};
+use support::emitting::temp_dir;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -289,12 +290,6 @@ fn gated_collector() -> (Collector, Arc<AtomicBool>) {
         }
     });
     (collector, open)
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kino-context-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 fn batch_files(dir: &PathBuf) -> usize {

@@ -3,6 +3,8 @@
 //! load, flush never returning while an accepted event is still queued,
 //! and sequence gaps that add up to `dropped` exactly.
 
+mod support;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
@@ -12,6 +14,7 @@ use kino::event::AnalyticsEvent;
 use kino::stats::StatsSnapshot;
 use kino::transport::{BatchSink, Body, Outcome};
 use kino::{Config, Emitter, ErrorKind};
+use support::emitting::heartbeat;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -63,16 +66,6 @@ impl BatchSink for RecordingSink {
         seen.0
             .extend(records.iter().map(|r| r["sequence"].as_u64().unwrap()));
         Outcome::Delivered
-    }
-}
-
-fn heartbeat(i: u64) -> AnalyticsEvent {
-    AnalyticsEvent::Heartbeat {
-        position: i as f64,
-        buffer_level: 1.0,
-        bitrate: 1_000_000,
-        dropped_frames: 0,
-        decoded_frames: i,
     }
 }
 

@@ -11,30 +11,15 @@ mod support;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
 
-use kino::event::AnalyticsEvent;
 use kino::stats::{DeliveryError, StatsSnapshot};
 use kino::{Config, Emitter};
-use support::collector::{Collector, Reply};
+use support::collector::Collector;
+use support::emitting::{emit_heartbeats, temp_dir, wait_for_stats};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A collector that answers 503 until `open` is set, then 200.
-fn gated_collector() -> (Collector, Arc<AtomicBool>) {
-    let open = Arc::new(AtomicBool::new(false));
-    let gate = Arc::clone(&open);
-    let collector = Collector::with_policy(move |_| {
-        if gate.load(SeqCst) {
-            Reply::Status(200, vec![])
-        } else {
-            Reply::Status(503, vec![])
-        }
-    });
-    (collector, open)
-}
 
 fn config(url: &str, dir: &Path) -> Config {
     let mut c = Config::default();
@@ -46,31 +31,10 @@ fn config(url: &str, dir: &Path) -> Config {
     c
 }
 
-fn emit(emitter: &Emitter, n: u64) {
-    for i in 0..n {
-        emitter
-            .emit(AnalyticsEvent::Heartbeat {
-                position: i as f64,
-                buffer_level: 1.0,
-                bitrate: 1_000_000,
-                dropped_frames: 0,
-                decoded_frames: i,
-            })
-            .unwrap();
-    }
-}
-
 /// Waits (bounded) until nothing of the emitter's own is queued: flush
 /// cannot, since an event written to the spool already counts as dealt.
 fn settled(emitter: &Emitter) -> StatsSnapshot {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let s = emitter.stats();
-        if s.queued == 0 || Instant::now() > deadline {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_stats(emitter, WAIT, |s| s.queued == 0)
 }
 
 /// Every accepted event was delivered once or counted as failed, and the
@@ -87,13 +51,6 @@ fn assert_accounted(emitter: &Emitter, collector: &Collector, s: &StatsSnapshot)
     }
     assert_eq!(copies.len() as u64, s.delivered, "delivered = what arrived");
     assert!(copies.values().all(|&n| n == 1), "each exactly once");
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kino-disk-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn is_root() -> bool {
@@ -157,7 +114,7 @@ fn a_full_disk_sends_from_memory_and_says_so() {
     let collector = Collector::start();
     let dir = fs.0.join("spool");
     let emitter = Emitter::new(&config(&collector.url(), &dir)).unwrap();
-    emit(&emitter, 20);
+    emit_heartbeats(&emitter, 20);
     emitter.flush(WAIT).unwrap();
     assert_eq!(
         settled(&emitter).spool_errors,
@@ -165,7 +122,7 @@ fn a_full_disk_sends_from_memory_and_says_so() {
         "the spool worked at first"
     );
     fs.fill();
-    emit(&emitter, 50);
+    emit_heartbeats(&emitter, 50);
     emitter.flush(WAIT).unwrap();
     let s = settled(&emitter);
     assert_accounted(&emitter, &collector, &s);
@@ -187,13 +144,13 @@ fn a_full_disk_sends_from_memory_and_says_so() {
 fn a_spool_directory_deleted_mid_run_is_not_recreated_and_its_events_count_as_failed() {
     let root = temp_dir("deleted");
     let dir = root.join("spool");
-    let (collector, open) = gated_collector();
+    let (collector, open) = Collector::gated();
     let emitter = Emitter::new(&config(&collector.url(), &dir)).unwrap();
-    emit(&emitter, 30);
+    emit_heartbeats(&emitter, 30);
     emitter.flush(WAIT).unwrap(); // on disk: three batch files
     assert_eq!(emitter.stats().spooled, 30);
     std::fs::remove_dir_all(&dir).unwrap(); // the app wiped it at logout
-    emit(&emitter, 20);
+    emit_heartbeats(&emitter, 20);
     open.store(true, SeqCst);
     let s = settled(&emitter);
     assert_accounted(&emitter, &collector, &s);
@@ -216,12 +173,12 @@ fn a_file_system_turning_read_only_sends_from_memory() {
         return;
     };
     let dir = fs.0.join("spool");
-    let (collector, open) = gated_collector();
+    let (collector, open) = Collector::gated();
     let emitter = Emitter::new(&config(&collector.url(), &dir)).unwrap();
-    emit(&emitter, 20);
+    emit_heartbeats(&emitter, 20);
     emitter.flush(WAIT).unwrap(); // on disk
     sh(&["mount", "-o", "remount,ro", fs.0.to_str().unwrap()]);
-    emit(&emitter, 20);
+    emit_heartbeats(&emitter, 20);
     open.store(true, SeqCst);
     let s = settled(&emitter);
     sh(&["mount", "-o", "remount,rw", fs.0.to_str().unwrap()]);

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kino::event::AnalyticsEvent;
 use kino::{Config, Emitter, ErrorKind};
 use support::collector::{Beacon, Collector, Reply};
+use support::emitting::emit_heartbeats;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -22,20 +22,6 @@ fn config_for(url: &str) -> Config {
     c.set_retry_backoff_ms(20, 200).unwrap();
     c.set_request_timeout_ms(2000).unwrap();
     c
-}
-
-fn emit_n(emitter: &Emitter, n: u64) {
-    for i in 0..n {
-        emitter
-            .emit(AnalyticsEvent::Heartbeat {
-                position: i as f64,
-                buffer_level: 1.0,
-                bitrate: 1_000_000,
-                dropped_frames: 0,
-                decoded_frames: i,
-            })
-            .unwrap();
-    }
 }
 
 /// Every sequence 1..=n exactly once among the accepted records, with
@@ -71,7 +57,7 @@ fn retried_once_then_delivered(reply: Reply, config_tweak: impl Fn(&mut Config))
     let mut config = config_for(&collector.url());
     config_tweak(&mut config);
     let emitter = Emitter::new(&config).unwrap();
-    emit_n(&emitter, 10);
+    emit_heartbeats(&emitter, 10);
     emitter.flush(WAIT).unwrap();
     assert_exactly_once(&collector, 10);
     let s = emitter.stats();
@@ -117,7 +103,7 @@ fn http_503_with_retry_after_seconds_is_honoured() {
     let reply = Reply::Status(503, vec![("Retry-After".into(), "1".into())]);
     let collector = Collector::with_policy(first_then_ok(1, reply));
     let emitter = Emitter::new(&config_for(&collector.url())).unwrap();
-    emit_n(&emitter, 3);
+    emit_heartbeats(&emitter, 3);
     emitter.flush(WAIT).unwrap();
     assert_exactly_once(&collector, 3);
     let b = collector.beacons();
@@ -141,7 +127,7 @@ fn http_429_with_retry_after_date_is_honoured() {
         }
     });
     let emitter = Emitter::new(&config_for(&collector.url())).unwrap();
-    emit_n(&emitter, 3);
+    emit_heartbeats(&emitter, 3);
     emitter.flush(WAIT).unwrap();
     assert_exactly_once(&collector, 3);
     let b = collector.beacons();
@@ -154,7 +140,7 @@ fn http_429_with_retry_after_date_is_honoured() {
 fn http_400_is_dropped_counted_and_not_retried() {
     let collector = Collector::with_policy(|_| Reply::Status(400, vec![]));
     let emitter = Emitter::new(&config_for(&collector.url())).unwrap();
-    emit_n(&emitter, 5);
+    emit_heartbeats(&emitter, 5);
     emitter.flush(WAIT).unwrap();
     let s = emitter.stats();
     assert_eq!((s.delivered, s.failed, s.retries, s.queued), (0, 5, 0, 0));
@@ -175,7 +161,7 @@ fn http_413_splits_the_batch_until_it_fits() {
     let mut config = config_for(&collector.url());
     config.set_batch_size(64).unwrap();
     let emitter = Emitter::new(&config).unwrap();
-    emit_n(&emitter, 40);
+    emit_heartbeats(&emitter, 40);
     emitter.flush(WAIT).unwrap();
     assert_exactly_once(&collector, 40);
     let s = emitter.stats();
@@ -190,7 +176,7 @@ fn http_413_splits_the_batch_until_it_fits() {
 fn a_single_event_still_too_large_is_failed() {
     let collector = Collector::with_policy(|_| Reply::Status(413, vec![]));
     let emitter = Emitter::new(&config_for(&collector.url())).unwrap();
-    emit_n(&emitter, 4);
+    emit_heartbeats(&emitter, 4);
     emitter.flush(WAIT).unwrap();
     let s = emitter.stats();
     assert_eq!((s.delivered, s.failed, s.queued), (0, 4, 0));
@@ -203,7 +189,7 @@ fn bodies_never_exceed_the_byte_limit() {
     config.set_max_body_bytes(2048).unwrap();
     config.set_batch_size(500).unwrap();
     let emitter = Emitter::new(&config).unwrap();
-    emit_n(&emitter, 200);
+    emit_heartbeats(&emitter, 200);
     emitter.flush(WAIT).unwrap();
     assert_exactly_once(&collector, 200);
     let beacons = collector.beacons();
@@ -218,7 +204,7 @@ fn gzip_bodies_decode_to_the_records() {
     let mut config = config_for(&collector.url());
     config.set_gzip(true);
     let emitter = Emitter::new(&config).unwrap();
-    emit_n(&emitter, 20);
+    emit_heartbeats(&emitter, 20);
     emitter.flush(WAIT).unwrap();
     let beacons = collector.beacons();
     let mut n = 0;
@@ -243,7 +229,7 @@ fn connection_refused_then_a_server_appears() {
         .unwrap();
     let url = format!("http://{addr}/beacon");
     let emitter = Emitter::new(&config_for(&url)).unwrap();
-    emit_n(&emitter, 7);
+    emit_heartbeats(&emitter, 7);
     // Wait (bounded, on flush timeouts) until kino has been refused and is
     // retrying.
     for _ in 0..200 {
@@ -267,7 +253,7 @@ fn a_retried_batch_holds_back_later_ones_in_order() {
     let mut config = config_for(&collector.url());
     config.set_batch_size(5).unwrap();
     let emitter = Emitter::new(&config).unwrap();
-    emit_n(&emitter, 20);
+    emit_heartbeats(&emitter, 20);
     emitter.flush(WAIT).unwrap();
     assert_exactly_once(&collector, 20);
     let seqs: Vec<u64> = collector

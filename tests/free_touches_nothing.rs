@@ -8,36 +8,19 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_void, CString};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use kino::event::AnalyticsEvent;
 use kino::ffi::config::*;
 use kino::ffi::emitter::*;
 use kino::ffi::KinoStatus;
 use kino::{Config, Emitter};
 use support::collector::{Collector, Reply};
+use support::emitting::{heartbeat, temp_dir};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kino-free-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn heartbeat(i: u64) -> AnalyticsEvent {
-    AnalyticsEvent::Heartbeat {
-        position: i as f64,
-        buffer_level: 1.0,
-        bitrate: 1_000_000,
-        dropped_frames: 0,
-        decoded_frames: i,
-    }
-}
 
 /// The tests here count every kino worker of the process: one at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());

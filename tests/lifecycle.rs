@@ -7,18 +7,11 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use kino::event::AnalyticsEvent;
 use kino::{Config, Emitter};
 use support::collector::{Collector, Reply};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kino-lifecycle-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use support::emitting::{heartbeat, temp_dir};
 
 fn config(url: &str, dir: &std::path::Path) -> Config {
     let mut c = Config::default();
@@ -28,16 +21,6 @@ fn config(url: &str, dir: &std::path::Path) -> Config {
     c.set_request_timeout_ms(60_000).unwrap(); // the hang outlasts the background time
     c.set_shutdown_timeout_ms(200).unwrap();
     c
-}
-
-fn heartbeat(i: u64) -> AnalyticsEvent {
-    AnalyticsEvent::Heartbeat {
-        position: i as f64,
-        buffer_level: 1.0,
-        bitrate: 1_000_000,
-        dropped_frames: 0,
-        decoded_frames: i,
-    }
 }
 
 #[test]

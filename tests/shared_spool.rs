@@ -8,26 +8,17 @@ mod support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
 
-use kino::event::AnalyticsEvent;
-use kino::stats::StatsSnapshot;
 use kino::{Config, Emitter};
 use support::cbuild;
-use support::collector::{Collector, Reply};
+use support::collector::Collector;
+use support::emitting::{emit_heartbeats, temp_dir, wait_for_stats};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kino-shared-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn config(url: &str, dir: &Path) -> Config {
     let mut c = Config::default();
@@ -36,46 +27,6 @@ fn config(url: &str, dir: &Path) -> Config {
     c.set_retry_backoff_ms(20, 100).unwrap();
     c.set_batch_size(10).unwrap();
     c
-}
-
-/// A collector that answers 503 until `open` is set, then 200.
-fn gated_collector() -> (Collector, Arc<AtomicBool>) {
-    let open = Arc::new(AtomicBool::new(false));
-    let gate = Arc::clone(&open);
-    let collector = Collector::with_policy(move |_| {
-        if gate.load(SeqCst) {
-            Reply::Status(200, vec![])
-        } else {
-            Reply::Status(503, vec![])
-        }
-    });
-    (collector, open)
-}
-
-fn emit(emitter: &Emitter, n: u64) {
-    for i in 0..n {
-        emitter
-            .emit(AnalyticsEvent::Heartbeat {
-                position: i as f64,
-                buffer_level: 1.0,
-                bitrate: 1_000_000,
-                dropped_frames: 0,
-                decoded_frames: i,
-            })
-            .unwrap();
-    }
-}
-
-/// Waits (bounded) until `pred` holds for the emitter's stats.
-fn wait_for(emitter: &Emitter, pred: impl Fn(&StatsSnapshot) -> bool) -> StatsSnapshot {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let s = emitter.stats();
-        if pred(&s) || Instant::now() > deadline {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// A child process killed when dropped, so a failing test never leaves it
@@ -103,14 +54,14 @@ fn by_session(collector: &Collector) -> HashMap<String, HashMap<u64, usize>> {
 #[test]
 fn two_emitters_on_one_spool_each_send_their_own_and_never_call_them_failed() {
     let dir = temp_dir("emitters");
-    let (slow, open) = gated_collector();
+    let (slow, open) = Collector::gated();
     let fast = Collector::start();
     let a = Emitter::new(&config(&slow.url(), &dir)).unwrap();
     let b = Emitter::new(&config(&fast.url(), &dir)).unwrap();
-    emit(&a, 30);
+    emit_heartbeats(&a, 30);
     a.flush(WAIT).unwrap(); // A's batches are on disk, its collector refusing
-    emit(&b, 10);
-    let sb = wait_for(&b, |s| s.queued == 0);
+    emit_heartbeats(&b, 10);
+    let sb = wait_for_stats(&b, WAIT, |s| s.queued == 0);
     assert_eq!(
         (sb.emitted, sb.delivered, sb.failed, sb.resent),
         (10, 10, 0, 0)
@@ -121,7 +72,7 @@ fn two_emitters_on_one_spool_each_send_their_own_and_never_call_them_failed() {
         "B sent A's batches while A was alive"
     );
     open.store(true, SeqCst);
-    let sa = wait_for(&a, |s| s.queued == 0);
+    let sa = wait_for_stats(&a, WAIT, |s| s.queued == 0);
     assert_eq!(
         (sa.emitted, sa.delivered, sa.failed, sa.queued),
         (30, 30, 0, 0)
@@ -136,11 +87,11 @@ fn two_emitters_on_one_spool_each_send_their_own_and_never_call_them_failed() {
     open.store(false, SeqCst);
     let c = Emitter::new(&config(&slow.url(), &dir)).unwrap();
     let c_session = c.session_id().to_string();
-    emit(&c, 20);
+    emit_heartbeats(&c, 20);
     c.flush(WAIT).unwrap();
     drop(c); // with its collector refusing: 20 events stay on disk
     let d = Emitter::new(&config(&fast.url(), &dir)).unwrap();
-    let sd = wait_for(&d, |s| s.resent >= 20);
+    let sd = wait_for_stats(&d, WAIT, |s| s.resent >= 20);
     assert_eq!((sd.resent, sd.emitted, sd.failed), (20, 0, 0));
     let seen = by_session(&fast);
     assert_eq!(
@@ -155,7 +106,7 @@ fn two_emitters_on_one_spool_each_send_their_own_and_never_call_them_failed() {
 fn another_process_keeps_its_batches_until_it_dies() {
     let child = cbuild::compile("spool_child", &["tests/c/spool_child.c"], &[]);
     let dir = temp_dir("processes");
-    let (refusing, _closed) = gated_collector();
+    let (refusing, _closed) = Collector::gated();
     let mut proc = Child(
         Command::new(&child)
             .args(["emit", &refusing.url(), dir.to_str().unwrap(), "40", "0"])
@@ -169,8 +120,8 @@ fn another_process_keeps_its_batches_until_it_dies() {
 
     let collector = Collector::start();
     let here = Emitter::new(&config(&collector.url(), &dir)).unwrap();
-    emit(&here, 10);
-    let s = wait_for(&here, |s| s.queued == 0);
+    emit_heartbeats(&here, 10);
+    let s = wait_for_stats(&here, WAIT, |s| s.queued == 0);
     assert_eq!((s.emitted, s.delivered, s.failed, s.resent), (10, 10, 0, 0));
     assert_eq!(
         by_session(&collector).len(),
@@ -180,7 +131,7 @@ fn another_process_keeps_its_batches_until_it_dies() {
 
     drop(proc); // SIGKILL: its lock goes with the process
     let next = Emitter::new(&config(&collector.url(), &dir)).unwrap();
-    let s = wait_for(&next, |s| s.resent >= 40);
+    let s = wait_for_stats(&next, WAIT, |s| s.resent >= 40);
     assert_eq!(s.resent, 40, "the dead process's batches, taken over");
     let sessions = by_session(&collector);
     assert_eq!(sessions.len(), 2);

@@ -7,7 +7,6 @@ mod support;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -15,17 +14,11 @@ use kino::event::AnalyticsEvent;
 use kino::{Config, Emitter, ErrorKind};
 use support::cbuild;
 use support::collector::{Collector, Reply};
+use support::emitting::{heartbeat, temp_dir, wait_for_stats};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A fresh, empty directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kino-spool-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// An address nothing listens on (yet).
 fn closed_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
@@ -45,36 +38,9 @@ fn spool_config(url: &str, dir: &std::path::Path) -> Config {
     c
 }
 
-fn heartbeat(i: u64) -> AnalyticsEvent {
-    AnalyticsEvent::Heartbeat {
-        position: i as f64,
-        buffer_level: 1.0,
-        bitrate: 1_000_000,
-        dropped_frames: 0,
-        decoded_frames: i,
-    }
-}
-
-/// Waits (bounded) until the emitter's stats satisfy `pred`. Flush cannot
-/// do it: an event on disk already counts as dealt with, and resent events
-/// are not this emitter's own.
-fn wait_for_stats(
-    emitter: &Emitter,
-    pred: impl Fn(&kino::stats::StatsSnapshot) -> bool,
-) -> kino::stats::StatsSnapshot {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let s = emitter.stats();
-        if pred(&s) || std::time::Instant::now() > deadline {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Waits until nothing of this emitter's own is queued or on disk.
 fn wait_until_sent(emitter: &Emitter) -> kino::stats::StatsSnapshot {
-    wait_for_stats(emitter, |s| s.queued == 0)
+    wait_for_stats(emitter, WAIT, |s| s.queued == 0)
 }
 
 /// (session, sequence) → how many accepted copies.
@@ -111,7 +77,7 @@ fn an_outage_goes_to_disk_and_the_next_emitter_resends_it() {
     let collector = Collector::on(addr, |_| Reply::Status(200, vec![]));
     let second = Emitter::new(&spool_config(&url, &dir)).unwrap();
     assert!(collector.wait_for_records(35, WAIT), "the spool was resent");
-    let s = wait_for_stats(&second, |s| s.resent >= 35);
+    let s = wait_for_stats(&second, WAIT, |s| s.resent >= 35);
     let counts = accepted_counts(&collector);
     for seq in 1..=35 {
         assert_eq!(counts.get(&(session.clone(), seq)), Some(&1), "seq {seq}");
@@ -173,7 +139,7 @@ fn sigkill_loses_nothing_that_was_flushed_to_disk() {
     let flushed: Vec<u64> = seqs.iter().copied().filter(|&s| s <= 57).collect();
     assert_eq!(flushed, (1..=57).collect::<Vec<_>>());
     assert!(seqs.windows(2).all(|w| w[0] != w[1]), "no duplicates");
-    assert!(wait_for_stats(&next, |s| s.resent >= 57).resent >= 57);
+    assert!(wait_for_stats(&next, WAIT, |s| s.resent >= 57).resent >= 57);
     drop(next);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -300,7 +266,7 @@ fn free_spools_what_it_could_not_deliver() {
         collector.wait_for_records(25, WAIT),
         "free left them on disk"
     );
-    let s = wait_for_stats(&next, |s| s.resent >= 25);
+    let s = wait_for_stats(&next, WAIT, |s| s.resent >= 25);
     assert_eq!(s.resent, 25);
     drop(next);
     let _ = std::fs::remove_dir_all(&dir);
@@ -341,7 +307,7 @@ fn free_rescues_the_queue_when_the_worker_is_stuck_in_a_request() {
     let collector = Collector::start();
     let next = Emitter::new(&spool_config(&collector.url(), &dir)).unwrap();
     assert!(collector.wait_for_records(26, WAIT), "all 26 reached disk");
-    let s = wait_for_stats(&next, |s| s.resent >= 26);
+    let s = wait_for_stats(&next, WAIT, |s| s.resent >= 26);
     assert_eq!(s.resent, 26);
     let counts = accepted_counts(&collector);
     assert!(counts.values().all(|&n| n == 1), "no duplicates");

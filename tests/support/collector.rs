@@ -86,6 +86,21 @@ impl Collector {
         Self::with_policy(|_| Reply::Status(200, vec![]))
     }
 
+    /// A collector that answers 503 until the returned flag is set, then
+    /// 200: an outage that the test ends when it chooses.
+    pub fn gated() -> (Collector, Arc<AtomicBool>) {
+        let open = Arc::new(AtomicBool::new(false));
+        let gate = Arc::clone(&open);
+        let collector = Self::with_policy(move |_| {
+            if gate.load(Ordering::SeqCst) {
+                Reply::Status(200, vec![])
+            } else {
+                Reply::Status(503, vec![])
+            }
+        });
+        (collector, open)
+    }
+
     /// A collector whose answers `policy` decides, per request.
     pub fn with_policy(policy: impl Fn(&Beacon) -> Reply + Send + Sync + 'static) -> Collector {
         Self::on("127.0.0.1:0".parse().unwrap(), policy)

@@ -3,5 +3,6 @@
 
 pub mod cbuild;
 pub mod collector;
+pub mod emitting;
 pub mod hls;
 pub mod players;
