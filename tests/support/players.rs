@@ -571,3 +571,140 @@ pub fn run_lifecycle(engine: Engine, source: &str) {
         run.stderr
     );
 }
+
+/// The scripted viewer both adapter tests play: a user pause at 3 s for
+/// 2 s, a seek from 5 s back to 2 s, a 3 s buffer goal.
+pub const SCRIPT: &[&str] = &[
+    "--pause-at",
+    "3",
+    "--pause-for",
+    "2",
+    "--seek-at",
+    "5",
+    "--seek-to",
+    "2",
+    "--buffer",
+    "3",
+];
+
+/// The throttled schedule both adapter tests play: unlimited for 10 s,
+/// 1.5 Mbit/s until 18 s (below the top variant: a switch down), nothing
+/// until 24 s (a stall of several seconds), then unlimited again.
+pub fn throttle() -> Vec<super::hls::Phase> {
+    use super::hls::{mbit, unlimited};
+    vec![
+        unlimited(0.0),
+        mbit(10.0, 1.5),
+        mbit(18.0, 0.0),
+        unlimited(24.0),
+    ]
+}
+
+/// Counts a rendition of `size` ("WxH", from the journal) as a switch up
+/// or down from the last one by height. A height of 0 (the engine has no
+/// video parameters for a moment, as during a track switch) is no
+/// rendition: it is neither counted nor remembered.
+pub fn note_rendition(f: &mut Figures, last_height: &mut Option<u32>, size: &str) {
+    let h: u32 = size.split('x').nth(1).unwrap().parse().unwrap();
+    if h == 0 {
+        return;
+    }
+    match *last_height {
+        Some(old) if h > old => f.ups += 1,
+        Some(old) if h < old => f.downs += 1,
+        _ => {}
+    }
+    *last_height = Some(h);
+}
+
+/// What every view the scripted viewer played shows on either engine:
+/// one load first, end and qoe last, one user pause, one seek (from 5 s
+/// back to 2 s: a key-unit seek may land up to a GOP, 1 s, before its
+/// target; `from` is read as it starts), three plays, stalls paired, no
+/// error, heartbeats with figures, and a first `initial` switch to the
+/// 180p variant, `abr` ones after it. Returns the
+/// quality_change records for the engine's own checks.
+pub fn check_scripted_view(records: &[Value]) -> Vec<&Value> {
+    let names = names(records);
+    let count = |n: &str| names.iter().filter(|x| **x == n).count();
+    assert_eq!(names[0], "load", "{names:?}");
+    assert_eq!(names[names.len() - 2..], ["end", "qoe"], "{names:?}");
+    assert_eq!(count("load"), 1, "{names:?}");
+    assert_eq!(
+        count("pause"),
+        1,
+        "one user pause; the engine's pauses for buffering and seeking are not: {names:?}"
+    );
+    assert_eq!(count("seek"), 1, "track switches are no seeks: {names:?}");
+    assert_eq!(
+        count("play"),
+        3,
+        "the first frame, after the pause, after the seek: {names:?}"
+    );
+    assert_eq!(count("rebuffer"), count("rebuffer_end"), "{names:?}");
+    let seek = records.iter().find(|r| r["event"] == "seek").unwrap();
+    assert!((seek["from"].as_f64().unwrap() - 5.0).abs() < 0.3, "{seek}");
+    assert!((seek["to"].as_f64().unwrap() - 2.0).abs() <= 1.0, "{seek}");
+    assert_eq!(count("error"), 0, "{names:?}");
+    assert!(count("heartbeat") >= 2, "10 s heartbeats: {names:?}");
+    for hb in records.iter().filter(|r| r["event"] == "heartbeat") {
+        assert!(hb["decoded_frames"].as_u64() > Some(0), "{hb}");
+        assert!(hb["bitrate"].as_u64() > Some(0), "{hb}");
+        assert!(hb["position"].as_f64() > Some(0.0), "{hb}");
+    }
+    let quality: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["event"] == "quality_change")
+        .collect();
+    assert_eq!(quality[0]["reason"], "initial", "{}", quality[0]);
+    assert_eq!(quality[0]["to_resolution"]["height"], 180, "{}", quality[0]);
+    for q in &quality[1..] {
+        assert_eq!(q["reason"], "abr", "{q}");
+    }
+    quality
+}
+
+/// (After [`check_scripted_view`].) The throttled run did what it is for, by the engine's own account: a
+/// real switch down, a real switch up after it, a stall of several
+/// seconds. Then kino's qoe record agrees with the engine's figures.
+pub fn check_throttled_run(run: &Run, records: &[Value], engine: &Figures) {
+    assert!(
+        engine.downs >= 1,
+        "no switch down: {engine:?}\n{}",
+        run.stdout
+    );
+    assert!(
+        engine.ups >= 2,
+        "no switch up after the down: {engine:?}\n{}",
+        run.stdout
+    );
+    assert!(
+        engine.episodes.iter().any(|d| *d >= 2.0),
+        "no stall of several seconds: {engine:?}\n{}",
+        run.stdout
+    );
+    let qoe = qoe_record(records);
+    eprintln!("throttled run: the engine {engine:?}\nkino {qoe}");
+    assert_agree(engine, qoe);
+}
+
+/// (After [`check_scripted_view`].) The control run (no throttling): no stall and no switch down, by kino
+/// and by the engine (its dips below the debounce are no stalls), and
+/// kino's qoe record agrees with the engine's figures.
+pub fn check_control_run(run: &Run, records: &[Value], engine: &Figures) {
+    let qoe = qoe_record(records);
+    assert_eq!(qoe["rebuffer_count"], 0, "{qoe}\n{}", run.stdout);
+    assert_eq!(qoe["downshifts"], 0, "{qoe}\n{}", run.stdout);
+    assert_eq!(engine.downs, 0, "{engine:?}");
+    assert!(
+        engine.episodes.iter().all(|d| *d < DEBOUNCE_S),
+        "a real stall without throttling: {engine:?}\n{}",
+        run.stdout
+    );
+    assert_agree(engine, qoe);
+    eprintln!(
+        "control run: {} dip(s) below the debounce ({:?} s), none reported",
+        engine.episodes.len(),
+        engine.episodes
+    );
+}
