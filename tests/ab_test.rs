@@ -11,7 +11,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
 
 use kino::config::BeaconFormat;
@@ -102,22 +101,8 @@ fn one_group_by_over_qoe_metadata_answers_the_ab_question() {
         ndjson.extend_from_slice(&b.body);
     }
     assert_eq!(qoe.len(), VIEWS.len());
-    let dir = std::env::temp_dir().join(format!("kino-ab-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("beacons.ndjson");
-    std::fs::write(&file, &ndjson).unwrap();
-    let out = Command::new("python3")
-        .arg(support::cbuild::root().join("tests/py/ab_query.py"))
-        .arg(&file)
-        .output()
-        .expect("run python3");
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "chDB query failed (is chdb installed? scripts/test-deps.sh):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = support::chdb::run("ab_query.py", &[], &ndjson);
+    let rows = rows.as_array().expect("one row per variant");
 
     // What the qoe records imply, per variant: (views, mean score, ratio).
     let mut want: BTreeMap<String, (f64, f64, f64, f64)> = BTreeMap::new();
@@ -141,7 +126,7 @@ fn one_group_by_over_qoe_metadata_answers_the_ab_question() {
     };
     assert_eq!(rows.len(), 2, "{rows:?}");
     let mut by_variant = BTreeMap::new();
-    for row in &rows {
+    for row in rows {
         let variant = row["variant"].as_str().unwrap();
         let (views, score, stall, watch) = want[variant];
         assert_eq!(number(&row["views"]), views);

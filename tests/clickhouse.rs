@@ -2,12 +2,11 @@
 //! collector are loaded by chDB (the embedded ClickHouse engine, from PyPI)
 //! as `JSONEachRow`, and QoE aggregates are queried from them.
 //!
-//! Needs `python3 -c 'import chdb'` (`.ci/run` installs it with pip).
+//! Needs `python3 -c 'import chdb'` (scripts/test-deps.sh installs it).
 #![cfg(feature = "http")]
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use kino::config::BeaconFormat;
@@ -94,24 +93,7 @@ fn ndjson_beacons_load_into_clickhouse_and_aggregate() {
         }
         ndjson.extend_from_slice(&b.body);
     }
-    let dir = std::env::temp_dir().join(format!("kino-ch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("beacons.ndjson");
-    std::fs::write(&file, &ndjson).unwrap();
-
-    let script = support::cbuild::root().join("tests/py/clickhouse_query.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(&file)
-        .output()
-        .expect("run python3");
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "chDB query failed (is chdb installed? `pip install chdb`):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = support::chdb::run("clickhouse_query.py", &[], &ndjson);
     let per_type = &result["events_per_type"];
     assert_eq!(per_type["load"], 2);
     assert_eq!(per_type["play"], 2);

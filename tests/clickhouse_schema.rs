@@ -11,7 +11,6 @@
 mod playback;
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use kino::config::BeaconFormat;
@@ -65,27 +64,16 @@ fn schema_takes_kino_ndjson_and_the_example_queries_add_up() {
     let gappy_session = field(&gappy[0], "session_id");
 
     let lines: Vec<String> = full.iter().chain(&gappy).cloned().collect();
-    let dir = std::env::temp_dir().join(format!("kino-ch-schema-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("beacons.ndjson");
-    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-
     let root = support::cbuild::root();
-    let out = Command::new("python3")
-        .arg(root.join("tests/py/clickhouse_schema.py"))
-        .arg("chdb")
-        .arg(root.join("sql/clickhouse/schema.sql"))
-        .arg(root.join("sql/clickhouse/queries.sql"))
-        .arg(&file)
-        .output()
-        .expect("run python3");
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "chDB run failed (is chdb installed? scripts/test-deps.sh):\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let result = support::chdb::run(
+        "clickhouse_schema.py",
+        &[
+            "chdb".into(),
+            root.join("sql/clickhouse/schema.sql").into(),
+            root.join("sql/clickhouse/queries.sql").into(),
+        ],
+        (lines.join("\n") + "\n").as_bytes(),
     );
-    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
 
     // Both ways in give the same answers; the JSONAsString way keeps every
     // line byte for byte.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cbuild;
+pub mod chdb;
 pub mod collector;
 pub mod emitting;
 pub mod hls;
