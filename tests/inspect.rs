@@ -17,11 +17,12 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, SystemTime};
 
 use kino::config::BeaconFormat;
-use kino::event::{AnalyticsEvent, QualityChangeReason, Resolution};
+use kino::event::AnalyticsEvent;
 use kino::otlp::{encode_logs, parse_partial_success, OtlpResource};
 use kino::{Config, Emitter};
 use serde_json::json;
 use support::collector::Collector;
+use support::emitting::initial_480p;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -32,26 +33,13 @@ fn load(url: &str) -> AnalyticsEvent {
     }
 }
 
-fn initial() -> AnalyticsEvent {
-    AnalyticsEvent::QualityChange {
-        from_bitrate: 0,
-        to_bitrate: 800_000,
-        from_resolution: None,
-        to_resolution: Some(Resolution {
-            width: 854,
-            height: 480,
-        }),
-        reason: QualityChangeReason::Initial,
-    }
-}
-
 /// A view that keeps every rule, emitted as fast as it goes (positions
 /// move no faster than the slack allows).
 fn clean_view(url: &str) -> Vec<AnalyticsEvent> {
     use AnalyticsEvent::*;
     vec![
         load(url),
-        initial(),
+        initial_480p(),
         Play { position: 0.0 },
         Heartbeat {
             position: 1.0,
@@ -245,7 +233,7 @@ fn run_inspector(name: &str) -> Run {
         &d,
         vec![
             load("https://d.example/d.m3u8"),
-            initial(),
+            initial_480p(),
             AnalyticsEvent::Play { position: 0.0 },
         ],
     );

@@ -12,13 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kino::config::BeaconFormat;
-use kino::event::{AnalyticsEvent, QualityChangeReason, Resolution};
+use kino::event::AnalyticsEvent;
 use kino::stats::DeliveryError;
 use kino::{Config, Emitter};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use serde_json::Value;
 use support::collector::{Collector, Reply};
+use support::emitting::initial_480p;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -47,16 +48,7 @@ fn session() -> Vec<AnalyticsEvent> {
             url: "https://cdn.example/v.m3u8".into(),
             is_live: false,
         },
-        AnalyticsEvent::QualityChange {
-            from_bitrate: 0,
-            to_bitrate: 800_000,
-            from_resolution: None,
-            to_resolution: Some(Resolution {
-                width: 854,
-                height: 480,
-            }),
-            reason: QualityChangeReason::Initial,
-        },
+        initial_480p(),
         AnalyticsEvent::Play { position: 0.0 },
         AnalyticsEvent::Error {
             code: "E_SEG".into(),

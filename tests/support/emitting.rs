@@ -1,4 +1,4 @@
-//! Driving an emitter from a test: the numeric event most tests emit, a
+//! Driving an emitter from a test: the events most tests emit, a
 //! fresh directory for a spool, and a bounded wait on the counters where
 //! a flush cannot tell (an event written to the spool already counts as
 //! dealt with by flush; batches resent from disk are not this emitter's).
@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kino::event::AnalyticsEvent;
+use kino::event::{AnalyticsEvent, QualityChangeReason, Resolution};
 use kino::stats::StatsSnapshot;
 use kino::Emitter;
 
@@ -18,6 +18,20 @@ pub fn heartbeat(i: u64) -> AnalyticsEvent {
         bitrate: 1_000_000,
         dropped_frames: 0,
         decoded_frames: i,
+    }
+}
+
+/// The first rendition of a view: 480p at 800 kbit/s.
+pub fn initial_480p() -> AnalyticsEvent {
+    AnalyticsEvent::QualityChange {
+        from_bitrate: 0,
+        to_bitrate: 800_000,
+        from_resolution: None,
+        to_resolution: Some(Resolution {
+            width: 854,
+            height: 480,
+        }),
+        reason: QualityChangeReason::Initial,
     }
 }
 

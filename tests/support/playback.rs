@@ -79,16 +79,7 @@ pub fn script(view: &View) -> Vec<AnalyticsEvent> {
         });
         return events;
     }
-    events.push(QualityChange {
-        from_bitrate: 0,
-        to_bitrate: 800_000,
-        from_resolution: None,
-        to_resolution: Some(Resolution {
-            width: 854,
-            height: 480,
-        }),
-        reason: QualityChangeReason::Initial,
-    });
+    events.push(crate::support::emitting::initial_480p());
     events.push(Play { position: 0.0 });
     for (i, &duration) in view.stalls.iter().enumerate() {
         let position = 2.0 + i as f64;
