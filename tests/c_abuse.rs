@@ -44,50 +44,16 @@ fn parse_sessions(stdout: &str) -> BTreeMap<String, Session> {
 
 #[test]
 fn c_abuse_program_passes_under_sanitizers() {
-    let program = cbuild::compile(
-        "abuse",
-        &["tests/c/abuse.c"],
-        &["-fsanitize=address,undefined", "-fno-omit-frame-pointer"],
-    );
+    let program = cbuild::compile("abuse", &["tests/c/abuse.c"], cbuild::SANITIZE);
     let collector = Collector::start();
     let url = collector.url();
     // LeakSanitizer runs in this sandbox (checked: a deliberate leak makes
     // the process exit non-zero), so leaks fail the test.
-    let output = cbuild::run(
-        &program,
-        &[&url],
-        &[
-            ("KINO_BEACON_URL", &url),
-            (
-                "ASAN_OPTIONS",
-                "detect_leaks=1:abort_on_error=0:exitcode=86",
-            ),
-            (
-                "UBSAN_OPTIONS",
-                "halt_on_error=1:print_stacktrace=1:exitcode=87",
-            ),
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let report = format!(
-        "status {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
-    );
-    assert!(output.status.success(), "abuse failed: {report}");
-    assert!(!stderr.contains("Sanitizer"), "sanitizer report: {report}");
-
-    let last = stdout.lines().last().unwrap_or_default();
-    let counts: Vec<&str> = last.split_whitespace().collect();
-    assert!(
-        counts.len() == 5
-            && counts[0] == "abuse:"
-            && counts[2] == "passed,"
-            && counts[3] == "0"
-            && counts[4] == "failed",
-        "last line {last:?}: {report}"
-    );
-    let passed: usize = counts[1].parse().expect("pass count");
+    let cbuild::Checked {
+        stdout,
+        report,
+        passed,
+    } = cbuild::run_checks("abuse", &program, &[&url], &[("KINO_BEACON_URL", &url)]);
     assert!(passed > 400, "only {passed} checks ran: {report}");
 
     // What the collector got: exactly the sessions the program reported,
@@ -264,11 +230,7 @@ fn compile_header(compiler: &str, args: &[&str], name: &str) {
 /// (never a deadlock), and the emitter goes on working (issue 8 §3).
 #[test]
 fn a_callback_freeing_its_own_emitter_is_refused_not_a_hang() {
-    let program = cbuild::compile(
-        "self_free",
-        &["tests/c/self_free.c"],
-        &["-fsanitize=address,undefined", "-fno-omit-frame-pointer"],
-    );
+    let program = cbuild::compile("self_free", &["tests/c/self_free.c"], cbuild::SANITIZE);
     let output = cbuild::run(
         &program,
         &[],

@@ -16,44 +16,16 @@ use support::collector::Collector;
 
 #[test]
 fn context_calls_from_c_pass_under_sanitizers_and_deliver_what_they_say() {
-    let program = cbuild::compile(
-        "context",
-        &["tests/c/context.c"],
-        &["-fsanitize=address,undefined", "-fno-omit-frame-pointer"],
-    );
+    let program = cbuild::compile("context", &["tests/c/context.c"], cbuild::SANITIZE);
     let collector = Collector::start();
     let url = collector.url();
     let spool = std::env::temp_dir().join(format!("kino-context-c-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&spool);
-    let output = cbuild::run(
-        &program,
-        &[&url, spool.to_str().unwrap()],
-        &[
-            (
-                "ASAN_OPTIONS",
-                "detect_leaks=1:abort_on_error=0:exitcode=86",
-            ),
-            (
-                "UBSAN_OPTIONS",
-                "halt_on_error=1:print_stacktrace=1:exitcode=87",
-            ),
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let report = format!(
-        "status {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
-    );
-    assert!(output.status.success(), "context failed: {report}");
-    assert!(!stderr.contains("Sanitizer"), "sanitizer report: {report}");
-    let last = stdout.lines().last().unwrap_or_default();
-    let counts: Vec<&str> = last.split_whitespace().collect();
-    assert!(
-        counts.len() == 5 && counts[0] == "context:" && counts[3] == "0",
-        "last line {last:?}: {report}"
-    );
-    let passed: usize = counts[1].parse().unwrap();
+    let cbuild::Checked {
+        stdout,
+        report,
+        passed,
+    } = cbuild::run_checks("context", &program, &[&url, spool.to_str().unwrap()], &[]);
     assert!(passed > 300, "only {passed} checks ran: {report}");
     assert!(
         !spool.exists(),

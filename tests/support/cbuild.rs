@@ -165,3 +165,58 @@ pub fn clean_env(cmd: &mut Command) -> &mut Command {
     }
     cmd
 }
+
+/// The flags the C test programs are built with: ASan (with LeakSanitizer)
+/// and UBSan, frames kept for their reports.
+pub const SANITIZE: &[&str] = &["-fsanitize=address,undefined", "-fno-omit-frame-pointer"];
+
+/// What a checking program (one using tests/c/check.h) printed.
+pub struct Checked {
+    pub stdout: String,
+    /// Status, stdout and stderr, for assertion messages.
+    pub report: String,
+    /// The checks that passed, from its last line.
+    pub passed: usize,
+}
+
+/// Runs `program` (built with [`SANITIZE`]) with `args` and `env` under
+/// ASan, LeakSanitizer and UBSan, each with an exit code of its own, and
+/// asserts that it exited 0 without a sanitizer report and that its last
+/// line is "`name`: N passed, 0 failed".
+pub fn run_checks(name: &str, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Checked {
+    let mut env = env.to_vec();
+    env.push((
+        "ASAN_OPTIONS",
+        "detect_leaks=1:abort_on_error=0:exitcode=86",
+    ));
+    env.push((
+        "UBSAN_OPTIONS",
+        "halt_on_error=1:print_stacktrace=1:exitcode=87",
+    ));
+    let output = run(program, args, &env);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report = format!(
+        "status {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+    assert!(output.status.success(), "{name} failed: {report}");
+    assert!(!stderr.contains("Sanitizer"), "sanitizer report: {report}");
+    let last = stdout.lines().last().unwrap_or_default();
+    let counts: Vec<&str> = last.split_whitespace().collect();
+    let prefix = format!("{name}:");
+    assert!(
+        counts.len() == 5
+            && counts[0] == prefix
+            && counts[2] == "passed,"
+            && counts[3] == "0"
+            && counts[4] == "failed",
+        "last line {last:?}: {report}"
+    );
+    let passed = counts[1].parse().expect("pass count");
+    Checked {
+        stdout,
+        report,
+        passed,
+    }
+}
