@@ -53,23 +53,6 @@ static KinoConfig *config_to(const char *url)
     return cfg;
 }
 
-static KinoEmitter *emitter_from(const KinoConfig *cfg)
-{
-    KinoEmitter *e = NULL;
-    OK(kino_emitter_new(cfg, &e));
-    CHECK(e != NULL);
-    return e;
-}
-
-static KinoStats stats_of(const KinoEmitter *e)
-{
-    KinoStats s;
-    memset(&s, 0, sizeof s);
-    OK(kino_emitter_stats(e, &s));
-    CHECK(s.emitted == s.delivered + s.failed + s.queued);
-    return s;
-}
-
 static void print_session(const KinoEmitter *e, unsigned records, const char *label)
 {
     char id[37];

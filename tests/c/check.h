@@ -1,7 +1,8 @@
 /*
  * check.h - the checking helpers the C test programs share: CHECK, OK and
  * EXPECT (a call fails with a status and a message that names the
- * culprit), with pass/fail counts. Include once, in one translation unit.
+ * culprit), with pass/fail counts, and the emitter calls every test makes
+ * checked. Include once, in one translation unit.
  */
 #ifndef KINO_TEST_CHECK_H
 #define KINO_TEST_CHECK_H
@@ -89,5 +90,28 @@ static Tally main_tally;
                     kino_status_str(got_), kino_last_error_message());                         \
         }                                                                                      \
     } while (0)
+
+/* ------------------------------------------------------------------ */
+/* Emitters                                                            */
+
+/* A new emitter from `cfg`, which must succeed. */
+static KinoEmitter *emitter_from(const KinoConfig *cfg)
+{
+    KinoEmitter *e = NULL;
+    OK(kino_emitter_new(cfg, &e));
+    CHECK(e != NULL);
+    return e;
+}
+
+/* The emitter's stats, checked against emitted == delivered + failed +
+ * queued (kino counts each of them; none is derived). */
+static KinoStats stats_of(const KinoEmitter *e)
+{
+    KinoStats s;
+    memset(&s, 0, sizeof s);
+    OK(kino_emitter_stats(e, &s));
+    CHECK(s.emitted == s.delivered + s.failed + s.queued);
+    return s;
+}
 
 #endif /* KINO_TEST_CHECK_H */
