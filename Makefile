@@ -96,11 +96,11 @@ endef
 $(eval $(call adapter,libkino-gst,adapters/gstreamer/kino_gst,gstreamer-1.0))
 $(eval $(call adapter,libkino-mpv,adapters/mpv/kino_mpv,mpv))
 
-$(BUILD)/gst-play: examples-c/gst_play.c adapters/gstreamer/kino_gst.h $(LIBDIR)/libkino-gst.so
+$(BUILD)/gst-play: examples-c/gst_play.c examples-c/script.h adapters/gstreamer/kino_gst.h $(LIBDIR)/libkino-gst.so
 	mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -Iinclude -Iadapters/gstreamer $< -L$(LIBDIR) -lkino-gst -lkino \
 	  $$(pkg-config --cflags --libs gstreamer-1.0) -Wl,-rpath,'$$ORIGIN/../../$(LIBDIR)' -o $@
-$(BUILD)/mpv-play: examples-c/mpv_play.c adapters/mpv/kino_mpv.h $(LIBDIR)/libkino-mpv.so
+$(BUILD)/mpv-play: examples-c/mpv_play.c examples-c/script.h adapters/mpv/kino_mpv.h $(LIBDIR)/libkino-mpv.so
 	mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -Iinclude -Iadapters/mpv $< -L$(LIBDIR) -lkino-mpv -lkino \
 	  $$(pkg-config --cflags --libs mpv) -Wl,-rpath,'$$ORIGIN/../../$(LIBDIR)' -o $@

@@ -29,10 +29,7 @@
 
 #include "kino.h"
 #include "kino_gst.h"
-
-typedef struct {
-    double pause_at, pause_for, seek_at, seek_to, buffer; /* < 0: not given */
-} Script;
+#include "script.h"
 
 typedef struct {
     GMainLoop *loop;
@@ -160,31 +157,6 @@ static gboolean on_tick(gpointer data) {
 static gboolean on_signal(gpointer data) {
     g_main_loop_quit(((Player *)data)->loop); /* the viewer stopped watching */
     return G_SOURCE_CONTINUE;
-}
-
-static int parse_args(int argc, char **argv, const char **url, Script *s) {
-    double *slot[] = {&s->pause_at, &s->pause_for, &s->seek_at, &s->seek_to, &s->buffer};
-    const char *names[] = {"--pause-at", "--pause-for", "--seek-at", "--seek-to", "--buffer"};
-    for (size_t k = 0; k < 5; k++) {
-        *slot[k] = -1.0;
-    }
-    *url = NULL;
-    for (int i = 1; i < argc; i++) {
-        size_t k = 0;
-        while (k < 5 && strcmp(argv[i], names[k]) != 0) {
-            k++;
-        }
-        char *end = NULL;
-        if (k < 5 && i + 1 < argc && (*slot[k] = strtod(argv[++i], &end)) >= 0 && *end == '\0') {
-            continue;
-        }
-        if (k < 5 || *url != NULL || argv[i][0] == '-') {
-            return 0;
-        }
-        *url = argv[i];
-    }
-    return *url != NULL && (s->pause_at < 0) == (s->pause_for < 0) &&
-           (s->seek_at < 0) == (s->seek_to < 0);
 }
 
 int main(int argc, char **argv) {

@@ -34,15 +34,12 @@
 
 #include "kino.h"
 #include "kino_mpv.h"
+#include "script.h"
 
 #define MAX_TRACKS 16
 #define SWITCH_EVERY_S 4.0
 
 enum { P_TIME_POS = 1, P_PAUSED_FOR_CACHE, P_VIDEO_PARAMS, P_CACHE };
-
-typedef struct {
-    double pause_at, pause_for, seek_at, seek_to, buffer; /* < 0: not given */
-} Script;
 
 typedef struct {
     mpv_handle *mpv;
@@ -250,31 +247,6 @@ static void on_event(Player *p, mpv_event *ev) {
     default:
         break;
     }
-}
-
-static int parse_args(int argc, char **argv, const char **url, Script *s) {
-    double *slot[] = {&s->pause_at, &s->pause_for, &s->seek_at, &s->seek_to, &s->buffer};
-    const char *names[] = {"--pause-at", "--pause-for", "--seek-at", "--seek-to", "--buffer"};
-    for (size_t k = 0; k < 5; k++) {
-        *slot[k] = -1.0;
-    }
-    *url = NULL;
-    for (int i = 1; i < argc; i++) {
-        size_t k = 0;
-        while (k < 5 && strcmp(argv[i], names[k]) != 0) {
-            k++;
-        }
-        char *end = NULL;
-        if (k < 5 && i + 1 < argc && (*slot[k] = strtod(argv[++i], &end)) >= 0 && *end == '\0') {
-            continue;
-        }
-        if (k < 5 || *url != NULL || argv[i][0] == '-') {
-            return 0;
-        }
-        *url = argv[i];
-    }
-    return *url != NULL && (s->pause_at < 0) == (s->pause_for < 0) &&
-           (s->seek_at < 0) == (s->seek_to < 0);
 }
 
 int main(int argc, char **argv) {
