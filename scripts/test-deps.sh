@@ -12,7 +12,9 @@ need=()
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v cc >/dev/null || need+=(gcc)
 command -v c++ >/dev/null || need+=(g++)
-command -v python3 >/dev/null || need+=(python3 python3-pip)
+command -v python3 >/dev/null || need+=(python3)
+# chDB comes with pip: Debian's python3 has no pip until python3-pip is installed
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v make >/dev/null || need+=(make)
 # make install + tests/install.rs: pkg-config and CMake builds of an outside program
 command -v pkg-config >/dev/null || need+=(pkg-config)
