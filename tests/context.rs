@@ -487,6 +487,26 @@ struct HoldingSink {
     got: Mutex<Vec<Value>>,
 }
 
+impl HoldingSink {
+    /// The sink, and the receiver told when the worker enters it.
+    fn new() -> (Arc<HoldingSink>, crossbeam_channel::Receiver<()>) {
+        let (entered, entered_rx) = crossbeam_channel::unbounded();
+        let sink = Arc::new(HoldingSink {
+            entered,
+            released: Mutex::new(false),
+            cv: Condvar::new(),
+            got: Mutex::new(Vec::new()),
+        });
+        (sink, entered_rx)
+    }
+
+    /// Lets the held delivery (and every later one) through.
+    fn release(&self) {
+        *self.released.lock().unwrap() = true;
+        self.cv.notify_all();
+    }
+}
+
 impl BatchSink for HoldingSink {
     fn deliver(&self, body: &Body, _deadline: Instant) -> Outcome {
         let _ = self.entered.try_send(());
@@ -502,13 +522,7 @@ impl BatchSink for HoldingSink {
 
 #[test]
 fn metadata_changes_never_lack_room_and_a_refused_metadata_record_is_a_counted_drop() {
-    let (entered, entered_rx) = crossbeam_channel::unbounded();
-    let sink = Arc::new(HoldingSink {
-        entered,
-        released: Mutex::new(false),
-        cv: Condvar::new(),
-        got: Mutex::new(Vec::new()),
-    });
+    let (sink, entered_rx) = HoldingSink::new();
     let mut cfg = Config::default();
     cfg.set_queue_capacity(4).unwrap();
     cfg.set_flush_interval_ms(600_000).unwrap();
@@ -538,8 +552,7 @@ fn metadata_changes_never_lack_room_and_a_refused_metadata_record_is_a_counted_d
     e.set_metadata(Level::View, "video_id", None)
         .expect("no such key: no change, no record, room enough");
     assert!(e.emit(play(0.0)).is_err(), "events: the queue is full");
-    *sink.released.lock().unwrap() = true;
-    sink.cv.notify_all();
+    sink.release();
     e.flush(WAIT).unwrap();
     let s = e.stats();
     holds(&s);
@@ -562,13 +575,7 @@ fn metadata_changes_never_lack_room_and_a_refused_metadata_record_is_a_counted_d
 
 #[test]
 fn consent_withdrawn_during_a_long_delivery_times_out_then_discards_when_it_ends() {
-    let (entered, entered_rx) = crossbeam_channel::unbounded();
-    let sink = Arc::new(HoldingSink {
-        entered,
-        released: Mutex::new(false),
-        cv: Condvar::new(),
-        got: Mutex::new(Vec::new()),
-    });
+    let (sink, entered_rx) = HoldingSink::new();
     let mut cfg = Config::default();
     cfg.set_request_timeout_ms(200).unwrap();
     cfg.set_batch_size(2).unwrap();
@@ -594,8 +601,7 @@ fn consent_withdrawn_during_a_long_delivery_times_out_then_discards_when_it_ends
         0,
         "later calls are suppressed at once"
     );
-    *sink.released.lock().unwrap() = true;
-    sink.cv.notify_all();
+    sink.release();
     e.flush(WAIT).unwrap();
     let s = e.stats();
     holds(&s);
