@@ -174,9 +174,17 @@ fn a_worker_writing_a_large_backlog_to_the_spool_stops_when_free_returns() {
 }
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
+/// Notified at every callback (counted under `CALLED_LOCK`), so the test
+/// waits for the backlog to be under way instead of polling.
+static CALLED_LOCK: Mutex<()> = Mutex::new(());
+static CALLED: Condvar = Condvar::new();
 
 unsafe extern "C" fn slow_ok(_: *mut c_void, _: *const c_char, _: usize) -> c_int {
-    CALLS.fetch_add(1, SeqCst);
+    {
+        let _counted = CALLED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        CALLS.fetch_add(1, SeqCst);
+        CALLED.notify_all();
+    }
     std::thread::sleep(Duration::from_millis(5)); // a slow uplink
     0
 }
@@ -221,11 +229,12 @@ fn a_freed_emitter_leaves_the_spool_it_did_not_send() {
     assert_eq!(kino_emitter_new(cfg, &mut h), KinoStatus::Ok);
     kino_config_free(cfg);
     // Let it work through some of the backlog, then free it mid-way.
-    let deadline = Instant::now() + WAIT;
-    while CALLS.load(SeqCst) < 10 {
-        assert!(Instant::now() < deadline, "the backlog is being sent");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let counted = CALLED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (counted, waited) = CALLED
+        .wait_timeout_while(counted, WAIT, |_| CALLS.load(SeqCst) < 10)
+        .unwrap_or_else(|e| e.into_inner());
+    assert!(!waited.timed_out(), "the backlog is being sent");
+    drop(counted);
     kino_emitter_free(h);
     let calls_at_free = CALLS.load(SeqCst);
     let left_at_free = batch_files(&dir);
