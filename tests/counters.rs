@@ -25,6 +25,7 @@ struct RecordingSink {
     /// Every delivered sequence number, and how many records came in all.
     seen: Mutex<(HashSet<u64>, u64)>,
     held: Mutex<bool>,
+    /// Notified on release, and when the worker enters `deliver`.
     released: Condvar,
     entered: AtomicBool,
 }
@@ -46,6 +47,16 @@ impl RecordingSink {
         *self.held.lock().unwrap() = true;
     }
 
+    /// Waits (bounded) until the worker is inside `deliver`.
+    fn wait_entered(&self) {
+        let held = self.held.lock().unwrap();
+        let (_held, waited) = self
+            .released
+            .wait_timeout_while(held, WAIT, |_| !self.entered.load(SeqCst))
+            .unwrap();
+        assert!(!waited.timed_out(), "the worker never reached the sink");
+    }
+
     fn release(&self) {
         *self.held.lock().unwrap() = false;
         self.released.notify_all();
@@ -54,8 +65,9 @@ impl RecordingSink {
 
 impl BatchSink for RecordingSink {
     fn deliver(&self, body: &Body, _deadline: Instant) -> Outcome {
-        self.entered.store(true, SeqCst);
         let mut held = self.held.lock().unwrap();
+        self.entered.store(true, SeqCst); // under `held`: see wait_entered
+        self.released.notify_all();
         while *held {
             held = self.released.wait(held).unwrap();
         }
@@ -214,14 +226,7 @@ fn gaps_equal_drops_when_calls_that_close_views_are_dropped() {
             watch_time: 0.0,
         })
         .unwrap();
-    let deadline = Instant::now() + WAIT;
-    while !sink.entered.load(SeqCst) {
-        assert!(
-            Instant::now() < deadline,
-            "the worker never reached the sink"
-        );
-        std::thread::yield_now();
-    }
+    sink.wait_entered();
     let mut accepted_calls = 1u64;
     for round in 0..10u64 {
         let load = AnalyticsEvent::Load {
