@@ -30,8 +30,11 @@ $(BUILD)/player: examples-c/player.c include/kino.h | lib
 demo: examples
 	scripts/demo.sh
 
-test: examples
+# The tools first: the example players build only where their engines'
+# headers are installed.
+test:
 	scripts/test-deps.sh
+	$(MAKE) examples
 	$(CARGO) build --lib --quiet    # target/debug/libkino.so, which the C tests link
 	$(CARGO) test
 	$(MAKE) test-nohttp
