@@ -8,6 +8,11 @@
 //! writer whose lock file is missing or can be locked is gone (its process
 //! died, or its emitter was freed): its files are *orphans*, free for any
 //! instance to send.
+//!
+//! A lock belongs to the open file, so a child the host forks holds it too
+//! until it execs (kino's descriptors are close-on-exec) or exits: a
+//! writer gone while such a child lives still counts as alive, and its
+//! files wait (they are never sent twice).
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions, TryLockError};

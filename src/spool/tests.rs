@@ -137,6 +137,7 @@ fn a_live_writers_batches_are_its_own_until_it_is_gone() {
     assert_eq!(first.take_own_lost(), 0);
     assert_eq!(first.own_pending_events(), 2 + 3);
     // Gone (freed, or its process died): its files are orphans.
+    let _no_spawn = no_spawn();
     drop(first);
     second.rescan();
     assert_eq!(second.spooled_events(), 5);
@@ -446,17 +447,31 @@ fn multi_process_child() {
     fs::write(out, lines).unwrap();
 }
 
+/// Held while a test spawns a process, and while a test drops an instance
+/// and then checks that its lock is gone: a child forked meanwhile holds a
+/// copy of every descriptor (the lock's too) until it execs, so the lock
+/// would outlive the drop for that moment.
+static SPAWNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn no_spawn() -> std::sync::MutexGuard<'static, ()> {
+    SPAWNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn run_child(dir: &Path, out: &Path) -> Vec<String> {
     let exe = std::env::current_exe().unwrap();
-    let output = Command::new(exe)
+    let spawning = no_spawn();
+    let child = Command::new(exe)
         .args(["spool::tests::multi_process_child", "--exact", "--quiet"])
         .args(["--test-threads=1", "--nocapture"])
         .env(CHILD_DIR, dir)
         .env(CHILD_OUT, out)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .unwrap();
+    // spawn returns once the child has exec'd: its copies are closed.
+    drop(spawning);
+    let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
         "{}",
@@ -551,6 +566,7 @@ fn a_dead_writers_lock_file_is_removed_even_with_no_batch_left() {
     let mut dead = open(&tmp.0);
     let lock = tmp.0.join(dead.owner().lock_file_name());
     dead.disown();
+    let _no_spawn = no_spawn();
     drop(dead);
     assert!(lock.exists());
     let live = open(&tmp.0);
