@@ -314,3 +314,32 @@ fn free_rescues_the_queue_when_the_worker_is_stuck_in_a_request() {
     drop(next);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With a spool, the collector refusing and its batch waiting a minute for
+/// its retry, the next event still reaches the disk at its flush interval:
+/// a process killed meanwhile loses nothing but the events not yet batched.
+#[test]
+fn with_a_spool_new_events_reach_the_disk_while_a_batch_waits_for_its_retry() {
+    let collector = Collector::with_policy(|_| Reply::Status(503, vec![]));
+    let dir = temp_dir("retry-wait");
+    let mut config = Config::default();
+    config.set_beacon_url(Some(&collector.url())).unwrap();
+    config.set_spool_dir(Some(dir.to_str().unwrap())).unwrap();
+    config.set_flush_interval_ms(50).unwrap();
+    config.set_retry_backoff_ms(60_000, 60_000).unwrap();
+    let emitter = Emitter::new(&config).unwrap();
+    emitter.emit(heartbeat(0)).unwrap();
+    emitter.flush(Duration::from_secs(10)).unwrap();
+    assert!(collector.wait_until(Duration::from_secs(10), |b| !b.is_empty()));
+    // Refused: held for its retry a minute from now. The next event:
+    emitter.emit(heartbeat(1)).unwrap();
+    let s = wait_for_stats(&emitter, Duration::from_secs(20), |s| s.spooled == 2);
+    assert_eq!(
+        (s.spooled, s.queued),
+        (2, 2),
+        "on disk within its flush interval, not at the retry: {s:?}"
+    );
+    assert_eq!(collector.beacons().len(), 1, "no retry before its time");
+    drop(emitter);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,7 +1,8 @@
 //! The worker sleeps while it waits to retry: no state of its own makes
 //! it run without work. Measured as the CPU time of its thread over a
 //! window in which it has nothing it may do (its own test binary, so the
-//! only `kino-worker` thread is this test's).
+//! only `kino-worker` thread is this test's). tests/spool.rs holds what
+//! does wake it then: an event, with a spool.
 
 mod support;
 

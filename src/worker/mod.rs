@@ -212,6 +212,16 @@ impl Worker {
             Wake::At(t) => {
                 let _ = self.wake.recv_timeout(t.since(Mono::now()));
             }
+            Wake::AtOrEvent(t) if !self.shared.stats.caller.suppress.load(Relaxed) => {
+                let mut select = Select::new();
+                select.recv(&self.rx);
+                select.recv(&self.wake);
+                let _ = select.ready_timeout(t.since(Mono::now()));
+            }
+            // Suppressed: events only feed the QoE tracker (see below).
+            Wake::AtOrEvent(t) => {
+                let _ = self.wake.recv_timeout(t.since(Mono::now()));
+            }
             // Suppressed (sampled out, no consent): calls only feed the QoE
             // tracker, and callers wake the worker once a batch's worth of
             // them waits, never per call.

@@ -46,6 +46,11 @@ pub(crate) enum Wake {
     /// At this time (a retry, or the flush interval of pending events),
     /// or earlier if a caller wakes the worker.
     At(Mono),
+    /// At this time (the retry of the batch in hand), or earlier if a
+    /// caller wakes the worker or an event arrives: nothing is pending, and
+    /// with a spool the next events go to disk at their flush interval, not
+    /// at the retry (one wake per idle → busy transition, as [`Wake::Idle`]).
+    AtOrEvent(Mono),
     /// Only when a caller wakes it or an event arrives.
     Idle,
 }
@@ -71,6 +76,9 @@ pub(crate) fn next_wake(s: &Situation) -> Wake {
     match at {
         None => Wake::Idle,
         Some(t) if t <= s.now => Wake::Now,
+        // New events could go to disk before then (not behind a backlog the
+        // disk refused: they would join it).
+        Some(t) if s.pending == 0 && s.spooling && s.backlog == 0 => Wake::AtOrEvent(t),
         Some(t) => Wake::At(t),
     }
 }
@@ -175,6 +183,38 @@ mod tests {
     }
 
     #[test]
+    fn with_a_spool_an_event_arriving_while_a_batch_waits_for_its_retry_wakes_the_worker() {
+        let retrying = Situation {
+            job_retry_at: Some(Mono::from_millis(60_000)),
+            ..idle_at(1000)
+        };
+        assert_eq!(
+            next_wake(&retrying),
+            Wake::At(Mono::from_millis(60_000)),
+            "no spool: new events wait for the retry anyway"
+        );
+        let spooling = Situation {
+            spooling: true,
+            ..retrying
+        };
+        assert_eq!(
+            next_wake(&spooling),
+            Wake::AtOrEvent(Mono::from_millis(60_000)),
+            "the next event goes to disk at its flush interval"
+        );
+        let pending = Situation {
+            pending: 3,
+            oldest: Some(Mono::from_millis(900)),
+            ..spooling
+        };
+        assert_eq!(
+            next_wake(&pending),
+            Wake::At(Mono::from_millis(10_900)),
+            "once events are pending, their deadline: no wake per event"
+        );
+    }
+
+    #[test]
     fn a_spool_with_sendable_batches_is_work_unless_one_is_in_hand() {
         let ready = Situation {
             spooling: true,
@@ -186,7 +226,11 @@ mod tests {
             job_retry_at: Some(Mono::from_millis(61_000)),
             ..ready
         };
-        assert_eq!(next_wake(&in_hand), Wake::At(Mono::from_millis(61_000)));
+        assert_eq!(
+            next_wake(&in_hand),
+            Wake::AtOrEvent(Mono::from_millis(61_000)),
+            "the retry, or the next event (it goes to disk)"
+        );
     }
 
     #[test]
