@@ -52,8 +52,9 @@
 // Channel slots for metadata changes, beside the queue capacity: events
 // never take a change's room, and at most this many changes wait for the
 // worker at once (the worker is woken at each; should this many still
-// wait, the caller applies them itself), so a change is never refused
-// for room.
+// wait, the caller applies them itself), so a change is refused for room
+// only when suppressed calls (sampled out, no consent) of other threads
+// fill the whole channel at that moment: `QUEUE_FULL`, a counted drop.
 #define KINO_METADATA_CONTROL_SLOTS 64
 
 // Return value of a batch callback meaning "not delivered now, try again

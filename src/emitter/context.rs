@@ -7,8 +7,9 @@
 //! a thread emits: set `video_id`, then `load`, and the view has it. They
 //! have their own [`CONTROL_SLOTS`] beside the queue capacity (events
 //! never take a change's room); when that many wait, the caller applies
-//! them itself (a drain, as `kino_emitter_qoe` makes), so a change is
-//! never refused for room. A change that changes the open view's metadata
+//! them itself (a drain, as `kino_emitter_qoe` makes), so a change is not
+//! refused for room (unless suppressed calls of other threads fill the
+//! whole channel at that moment: they take any slot). A change that changes the open view's metadata
 //! makes a `metadata` record: it reserves (and counts) the record's number
 //! at the call and needs room in memory like an event (else `QueueFull`,
 //! counted as a drop), so sequence gaps stay exactly the drops.
