@@ -207,32 +207,35 @@ impl Worker {
 
     /// Sleeps until `wake` (or a caller's wake-up).
     fn sleep(&self, wake: Wake) {
-        match wake {
-            Wake::Now => {}
-            Wake::At(t) => {
-                let _ = self.wake.recv_timeout(t.since(Mono::now()));
+        let (until, event_wakes) = match wake {
+            Wake::Now => return,
+            Wake::At(t) => (Some(t), false),
+            Wake::AtOrEvent(t) => (Some(t), true),
+            Wake::Idle => (None, true),
+        };
+        // Suppressed (sampled out, no consent): calls only feed the QoE
+        // tracker, and callers wake the worker once a batch's worth of
+        // them waits, never per call: the channel is not watched.
+        if event_wakes && !self.shared.stats.caller.suppress.load(Relaxed) {
+            let mut select = Select::new();
+            select.recv(&self.rx);
+            select.recv(&self.wake);
+            match until {
+                Some(t) => {
+                    let _ = select.ready_timeout(t.since(Mono::now()));
+                }
+                None => {
+                    select.ready();
+                }
             }
-            Wake::AtOrEvent(t) if !self.shared.stats.caller.suppress.load(Relaxed) => {
-                let mut select = Select::new();
-                select.recv(&self.rx);
-                select.recv(&self.wake);
-                let _ = select.ready_timeout(t.since(Mono::now()));
-            }
-            // Suppressed: events only feed the QoE tracker (see below).
-            Wake::AtOrEvent(t) => {
-                let _ = self.wake.recv_timeout(t.since(Mono::now()));
-            }
-            // Suppressed (sampled out, no consent): calls only feed the QoE
-            // tracker, and callers wake the worker once a batch's worth of
-            // them waits, never per call.
-            Wake::Idle if self.shared.stats.caller.suppress.load(Relaxed) => {
-                let _ = self.wake.recv();
-            }
-            Wake::Idle => {
-                let mut select = Select::new();
-                select.recv(&self.rx);
-                select.recv(&self.wake);
-                let _ = select.ready();
+        } else {
+            match until {
+                Some(t) => {
+                    let _ = self.wake.recv_timeout(t.since(Mono::now()));
+                }
+                None => {
+                    let _ = self.wake.recv();
+                }
             }
         }
     }
