@@ -10,7 +10,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use kino::stats::StatsSnapshot;
 use kino::transport::{BatchSink, Body, Outcome};
 use kino::{Config, Emitter, ErrorKind};
 use serde_json::{json, Value};
-use support::collector::{Collector, Reply};
+use support::collector::Collector;
 use support::emitting::temp_dir;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -278,20 +278,6 @@ fn metadata_keys_and_values_are_checked() {
     );
 }
 
-/// A collector that answers 503 until opened.
-fn gated_collector() -> (Collector, Arc<AtomicBool>) {
-    let open = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&open);
-    let collector = Collector::with_policy(move |_| {
-        if flag.load(Ordering::SeqCst) {
-            Reply::Status(200, vec![])
-        } else {
-            Reply::Status(503, vec![])
-        }
-    });
-    (collector, open)
-}
-
 fn batch_files(dir: &PathBuf) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| {
         d.filter(|f| {
@@ -322,7 +308,7 @@ fn some_records(e: &Emitter, n: usize) -> usize {
 }
 
 fn pending_equals_what_arrives(spool: Option<PathBuf>) {
-    let (collector, open) = gated_collector();
+    let (collector, open) = Collector::gated();
     let mut cfg = config(&collector.url());
     cfg.set_batch_size(3).unwrap();
     if let Some(dir) = &spool {
@@ -367,7 +353,7 @@ fn pending_events_include_this_emitters_spool_files() {
 
 #[test]
 fn clear_discards_everything_pending_and_none_of_it_is_ever_sent() {
-    let (collector, open) = gated_collector();
+    let (collector, open) = Collector::gated();
     let dir = temp_dir("clear");
     let mut cfg = config(&collector.url());
     cfg.set_batch_size(3).unwrap();

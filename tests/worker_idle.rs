@@ -6,12 +6,11 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kino::event::AnalyticsEvent;
 use kino::{Config, Emitter};
 use support::collector::{Collector, Reply};
+use support::emitting::{heartbeat, temp_dir};
 
 /// CPU time (ns) used so far by each thread named `kino-worker`.
 fn worker_cpu_ns() -> Vec<u64> {
@@ -46,22 +45,13 @@ fn worker_cpu_ns() -> Vec<u64> {
 #[test]
 fn a_memory_backlog_behind_a_batch_waiting_to_be_retried_does_not_spin_the_worker() {
     let collector = Collector::with_policy(|_| Reply::Status(503, vec![]));
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("kino-worker-idle-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = temp_dir("worker-idle");
     let mut config = Config::default();
     config.set_beacon_url(Some(&collector.url())).unwrap();
     config.set_spool_dir(Some(dir.to_str().unwrap())).unwrap();
     config.set_batch_size(10).unwrap();
     config.set_retry_backoff_ms(60_000, 60_000).unwrap();
     let emitter = Emitter::new(&config).unwrap();
-    let heartbeat = |i: u64| AnalyticsEvent::Heartbeat {
-        position: i as f64,
-        buffer_level: 1.0,
-        bitrate: 1_000_000,
-        dropped_frames: 0,
-        decoded_frames: i,
-    };
     // One batch on disk: the spool is open; the worker sends it, is
     // refused, and holds it for its retry a minute later.
     emitter.emit(heartbeat(0)).unwrap();
